@@ -1,0 +1,63 @@
+"""Shared fixtures: the repo's notebooks, the reference solution's functions, and graded temporary courses."""
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from coursekit import ASSIGNMENT, NOTEBOOK
+from coursekit.course import REPO, new_course, run_nbgrader, scores, submit
+from coursekit.notebooks import build_submission, cells_by_id, read, reference_answers, test_ids
+
+SOURCE = REPO / "source" / ASSIGNMENT
+RELEASE = REPO / "release" / ASSIGNMENT
+sys.path.insert(0, str(SOURCE))  # backprop_checks, as the notebook imports it
+
+
+@pytest.fixture(scope="session")
+def source_nb():
+    return read(SOURCE / NOTEBOOK)
+
+
+@pytest.fixture(scope="session")
+def release_nb():
+    return read(RELEASE / NOTEBOOK)
+
+
+@pytest.fixture(scope="session")
+def max_points(source_nb):
+    return test_ids(source_nb)
+
+
+def reference_namespace(source_nb):
+    """The reference relu, softmax, backward, sgd_update and the given forward/cross_entropy, executed."""
+    namespace = {}
+    exec("import numpy as np", namespace)
+    for code in reference_answers(source_nb).values():
+        exec(code, namespace)
+    exec(cells_by_id(source_nb)["forward"].source, namespace)
+    return namespace
+
+
+@pytest.fixture(scope="session")
+def reference(source_nb):
+    return reference_namespace(source_nb)
+
+
+def graded_course(folder, submissions):
+    """Autograde submissions (student -> notebook) with nbgrader in a new course folder; return the scores."""
+    course = new_course(folder)
+    for student, nb in submissions.items():
+        submit(course, student, nb)
+    run_nbgrader(course, "autograde", ASSIGNMENT)
+    return course, scores(course)
+
+
+@pytest.fixture(scope="session")
+def example_course(tmp_path_factory, source_nb, release_nb):
+    """A temporary course in which the reference solution and the untouched release were autograded."""
+    submissions = {
+        "reference": build_submission(release_nb, reference_answers(source_nb)),
+        "untouched": release_nb,
+    }
+    return graded_course(tmp_path_factory.mktemp("examples") / "course", submissions)

@@ -1,0 +1,80 @@
+"""release/ is exactly what nbgrader generates from source/, and nothing secret leaks into it."""
+import filecmp
+
+import pytest
+
+from conftest import RELEASE, SOURCE
+from coursekit import ASSIGNMENT, NOTEBOOK
+from coursekit.course import new_course
+from coursekit.notebooks import HIDDEN_MARKERS, SOLUTION_MARKERS, cells_by_id, hidden_blocks, read, reference_answers
+
+
+def comparable(nb):
+    """What must match between two releases: every cell's type, source and nbgrader metadata, in order."""
+    return [(c.cell_type, c.source, c.metadata.get("nbgrader")) for c in nb.cells]
+
+
+def test_release_is_exactly_what_nbgrader_generates(tmp_path):
+    generated = new_course(tmp_path / "course") / "release" / ASSIGNMENT
+    committed_files = sorted(p.name for p in RELEASE.iterdir())
+    assert sorted(p.name for p in generated.iterdir()) == committed_files
+    assert comparable(read(generated / NOTEBOOK)) == comparable(read(RELEASE / NOTEBOOK)), (
+        "release/ is out of date: run 'make release' and commit it")
+    for name in committed_files:
+        if name != NOTEBOOK:
+            assert filecmp.cmp(generated / name, RELEASE / name, shallow=False), f"{name} differs: make release"
+
+
+def release_text():
+    """Every file of the release, as one string."""
+    return "\n".join(p.read_text() for p in sorted(RELEASE.rglob("*")) if p.is_file())
+
+
+def test_release_has_no_solution_or_hidden_test_markers():
+    text = release_text()
+    for marker in SOLUTION_MARKERS + HIDDEN_MARKERS:
+        assert marker not in text
+
+
+def significant_lines(code):
+    """Lines of code worth looking for: not blank, not a def line, not a docstring line or a comment."""
+    lines, in_docstring = [], False
+    for line in code.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith('"""'):
+            in_docstring = not (in_docstring or stripped.count('"""') == 2)
+            continue
+        if in_docstring or not stripped or stripped.startswith(("def ", "#")) or stripped in {"return params"}:
+            continue
+        lines.append(stripped)
+    return lines
+
+
+def test_release_holds_no_solution_code(source_nb, release_nb):
+    text = release_text()
+    release_cells = cells_by_id(release_nb)
+    for grade_id, code in reference_answers(source_nb).items():
+        assert "raise NotImplementedError()" in release_cells[grade_id].source
+        for line in significant_lines(code):
+            assert line not in text, f"solution line of {grade_id} in the release: {line!r}"
+
+
+def test_release_holds_no_hidden_test_code(source_nb):
+    text = release_text()
+    blocks = [block for cell in source_nb.cells for block in hidden_blocks(cell.source)]
+    assert blocks
+    # Lines that the hidden tests share with visible code (the notebook's, backprop_checks.py's) are not secret.
+    visible = "\n".join([strip_hidden_tests(cell.source) for cell in source_nb.cells]
+                        + [p.read_text() for p in SOURCE.glob("*.py")])
+    secret = [line for block in blocks for line in significant_lines(block)
+              if line not in visible and not line.startswith(("import ", "from "))]
+    assert len(secret) > 50
+    for line in secret:
+        assert line not in text, f"hidden test line in the release: {line!r}"
+
+
+def strip_hidden_tests(source):
+    """The source without its hidden test blocks."""
+    for block in hidden_blocks(source):
+        source = source.replace(block, "")
+    return source
