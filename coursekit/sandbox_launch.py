@@ -1,0 +1,58 @@
+"""Runs inside the sandbox, before the submission's code: apply OS limits, drop root, exec the command.
+
+Standalone on purpose (standard library only): it is bound read-only into the sandbox and run there as
+``python sandbox_launch.py --memory-mb N ... -- COMMAND...``.
+"""
+import argparse
+import os
+import resource
+import sys
+
+
+def main(argv):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--memory-mb", type=int, required=True)
+    parser.add_argument("--processes", type=int, required=True)
+    parser.add_argument("--file-size-mb", type=int, required=True)
+    parser.add_argument("--cpu-seconds", type=int, required=True)
+    parser.add_argument("--uid", type=int, required=True)
+    parser.add_argument("--private-copy", action="append", default=[],
+                        help="a root-only file the command names (the kernel's connection file): copied to /tmp "
+                             "for the unprivileged uid, and the command's mention of it replaced")
+    parser.add_argument("--silence", action="store_true", help="send the command's stdout and stderr to /dev/null")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    mb = 1 << 20
+    # Address space: a memory bomb gets MemoryError instead of taking the machine's memory.
+    resource.setrlimit(resource.RLIMIT_AS, (args.memory_mb * mb, args.memory_mb * mb))
+    # Largest file the code may write: a disk bomb gets "File too large".
+    resource.setrlimit(resource.RLIMIT_FSIZE, (args.file_size_mb * mb, args.file_size_mb * mb))
+    # CPU time: a busy loop that survives the interrupts still ends.
+    resource.setrlimit(resource.RLIMIT_CPU, (args.cpu_seconds, args.cpu_seconds + 5))
+    # No core dumps of a segfaulting kernel on the grader's disk.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Processes and threads of this user: a fork bomb gets "Resource temporarily unavailable".
+    # The kernel does not start as root, because root ignores this limit.
+    resource.setrlimit(resource.RLIMIT_NPROC, (args.processes, args.processes))
+    if os.getuid() == 0:
+        for path in args.private_copy:
+            copy = os.path.join("/tmp", "private-" + os.path.basename(path))
+            with open(path, "rb") as source, open(copy, "wb") as target:
+                target.write(source.read())
+            os.chown(copy, args.uid, args.uid)
+            command = [copy if part == path else part for part in command]
+        os.setgroups([])
+        os.setgid(args.uid)
+        os.setuid(args.uid)
+    # A kernel's own console output (its start-up banner, crash reports) is not the notebook's: keep it off
+    # the grader's terminal. What student code prints still reaches the notebook through the kernel.
+    if args.silence:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+    os.execvp(command[0], command)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
