@@ -61,3 +61,10 @@ def example_course(tmp_path_factory, source_nb, release_nb):
         "untouched": release_nb,
     }
     return graded_course(tmp_path_factory.mktemp("examples") / "course", submissions)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Print the lines the answer catalogue's tests left (its summary, its figures) at the end of the run."""
+    from catalogue.report import SUMMARY_LINES
+    for line in config.stash.get(SUMMARY_LINES, []):
+        terminalreporter.write_line(line)

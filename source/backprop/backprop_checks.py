@@ -101,14 +101,24 @@ def check_relu(relu):
     z = np.array([[-2.0, -0.5, 0.0, 0.5, 3.0], [1.5, -1.0, 2.0, -3.0, 0.25]])
     expected = np.array([[0.0, 0.0, 0.0, 0.5, 3.0], [1.5, 0.0, 2.0, 0.0, 0.25]])
     z_before = z.copy()
-    out = relu(z)
+    try:
+        out = relu(z)
+    except ValueError as error:
+        if "truth value" not in str(error):
+            raise
+        raise AssertionError(f"relu raised '{error}': Python's max and if compare one number at a time; "
+                             "use np.maximum(0, z), which works elementwise") from error
     assert out is not None, "relu returned None: did you forget the return statement?"
     _check_array("relu(z)", out, z.shape)
     assert np.array_equal(z, z_before), (
         "relu changed its input z in place: build a new array instead of writing into z")
     assert not np.shares_memory(out, z), "relu returned (a view of) its input: return a new array"
+    out = np.asarray(out)  # a plain array, whatever the class returned: its == is NumPy's
     if np.allclose(out, np.abs(z)):
         raise AssertionError("relu(z) returned |z|: negative inputs must become 0, not positive")
+    if np.array_equal(out, (z > 0).astype(out.dtype)):
+        raise AssertionError("relu(z) returned 1 where z > 0 and 0 elsewhere: return the values max(0, z), "
+                             "not a mask")
     negative = z < 0
     if np.all(out[~negative] == z[~negative]) and np.any(out[negative] != 0):
         raise AssertionError(
@@ -118,18 +128,44 @@ def check_relu(relu):
     if len(wrong):
         i = tuple(wrong[0])
         raise AssertionError(f"relu({z[i]}) gave {out[i]}, expected {expected[i]}: relu(z) = max(0, z)")
+    for shape in [(10,), (2, 1, 5)]:
+        _check_relu_of_shape(relu, z.reshape(shape), expected.reshape(shape))
+
+
+def _check_relu_of_shape(relu, z, expected):
+    """relu gives the expected values for z of another shape than the 2-D example."""
+    try:
+        out = np.asarray(relu(z.copy()))
+    except Exception as error:
+        raise AssertionError(f"relu failed on an array of shape {z.shape} ({type(error).__name__}: {error}): "
+                             "relu must work elementwise on arrays of any shape") from error
+    assert out.shape == z.shape and np.array_equal(out, expected), (
+        f"relu is wrong on an array of shape {z.shape}: it must work elementwise on arrays of any shape")
 
 
 # ---------------------------------------------------------------- softmax
+
+def _softmax_of(softmax, logits):
+    """softmax(logits); a broadcasting error becomes an AssertionError that says how to keep the shapes apart."""
+    try:
+        return softmax(logits)
+    except ValueError as error:
+        if "broadcast" not in str(error):
+            raise
+        raise AssertionError(
+            f"softmax raised '{error}': a row's maximum or sum must stay a column of shape (N, 1) to broadcast "
+            "against logits (N, C); compute it with axis=1, keepdims=True") from error
+
 
 def check_softmax(softmax):
     """softmax(logits) gives row-wise probabilities, as a new array, and leaves logits unchanged."""
     logits = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [-1.0, 0.5, 2.0], [2.0, -2.0, 0.0]])
     expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     logits_before = logits.copy()
-    probs = softmax(logits)
+    probs = _softmax_of(softmax, logits)
     assert probs is not None, "softmax returned None: did you forget the return statement?"
     _check_array("softmax(logits)", probs, logits.shape)
+    probs = np.asarray(probs)  # a plain array, whatever the class returned: its == is NumPy's
     assert np.array_equal(logits, logits_before), (
         "softmax changed its input logits in place: compute into a new array")
     if np.allclose(probs, 1 / (1 + np.exp(-logits))):
@@ -141,8 +177,13 @@ def check_softmax(softmax):
     if np.isclose(probs.sum(), 1):
         raise AssertionError("all entries of softmax(logits) together sum to 1, but each row must: "
                              "normalise each row (axis=1), not the whole array")
+    assert np.all(probs >= 0), (
+        "softmax(logits) has negative entries, but probabilities are exp(...) / sum, never negative: "
+        "did you return log-probabilities?")
     row_sums = probs.sum(axis=1)
-    assert np.allclose(row_sums, 1), f"the rows of softmax(logits) sum to {np.round(row_sums, 4)}, expected 1 each"
+    assert np.allclose(row_sums, 1), (
+        f"the rows of softmax(logits) sum to {np.round(row_sums, 4)}, expected 1 each: divide each row by its own "
+        "sum (axis=1, keepdims=True)")
     error = np.max(np.abs(probs - expected))
     assert error < 1e-7, (
         f"softmax(logits) differs from exp(logits) / row sum by up to {error:.1e}: "
@@ -156,13 +197,14 @@ def check_softmax_stable(softmax):
     expected = np.array([increasing, increasing[::-1], increasing, [0.0, 0.0, 1.0]])
     try:
         with np.errstate(over="raise", invalid="raise", divide="raise"):
-            probs = softmax(logits)
+            probs = _softmax_of(softmax, logits)
     except FloatingPointError as error:
         raise AssertionError(
             f"softmax failed on logits of size 1000 ({error}): subtract each row's own maximum "
             "(axis=1, keepdims=True) from the logits before exp, which does not change the result") from None
     assert probs is not None, "softmax returned None: did you forget the return statement?"
     _check_array("softmax(logits)", probs, logits.shape)
+    probs = np.asarray(probs)
     assert np.all(np.isfinite(probs)), (
         "softmax gave nan or inf for logits of size 1000: subtract each row's maximum before exp")
     bad_rows = [i for i in range(len(logits)) if not np.allclose(probs[i], expected[i], rtol=1e-7, atol=1e-12)]
@@ -197,24 +239,48 @@ def _diagnose(name, got, expected, n_samples):
     return f"grad {name} differs from the numerical gradient by {error:.1e} (relative error). {_HINTS[name]}"
 
 
-def _run_backward(backward):
-    """Run backward on the example with fresh copies of its inputs; return (grads, the copies)."""
-    X, Y = EXAMPLE_X.copy(), EXAMPLE_Y.copy()
+def _run_backward(backward, labels=EXAMPLE_Y):
+    """Run backward on fresh copies of the example's inputs, with the given labels; return (grads, the copies)."""
+    X, Y = EXAMPLE_X.copy(), labels.copy()
     params, cache = _copy(EXAMPLE_PARAMS), _copy(EXAMPLE_CACHE)
-    grads = backward(X, Y, params, cache)
+    try:
+        grads = backward(X, Y, params, cache)
+    except ValueError as error:
+        raise AssertionError(
+            f"backward raised '{error}': check the shapes of your products. In the example X is (4, 3), W1 (3, 5), "
+            "W2 (5, 2), z1 and a1 (4, 5), probs and Y (4, 2); so grad_logits @ W2.T is (4, 5) and X.T @ grad_z1 "
+            "is (3, 5)") from error
     assert grads is not None, "backward returned None: did you forget the return statement?"
     assert isinstance(grads, dict), f"backward returned a {type(grads).__name__}, expected a dict of gradients"
     return grads, (X, Y, params, cache)
 
 
+def _check_gradient_shape(name, got):
+    """Fail, with a hint at the likely mistake, unless grad ``name`` has the shape of params[name]."""
+    shape, expected = np.shape(got), EXAMPLE_PARAMS[name].shape
+    if shape == expected:
+        return
+    other = {"W1": "W2", "W2": "W1"}.get(name)
+    if other and shape == EXAMPLE_PARAMS[other].shape:
+        hint = f"the shape of {other}: are W1 and W2 swapped?"
+    elif name in ("B1", "B2"):
+        hint = "a bias gradient sums over the samples (axis=0)"
+    else:
+        hint = _HINTS[name]
+    raise AssertionError(f"grad {name} has shape {shape}, expected {expected}: {hint}")
+
+
 def _check_gradients(backward, names):
+    """backward's gradients for names match the example's numerical gradients."""
     grads, _ = _run_backward(backward)
     for name in names:
         assert name in grads, f"the gradients have no key {name!r}: use the same keys as params (W1, B1, W2, B2)"
+        _check_gradient_shape(name, grads[name])
         _check_array(f"grad {name}", grads[name], EXAMPLE_PARAMS[name].shape)
     for name in names:
-        if relative_error(grads[name], EXAMPLE_GRADS[name]) > GRADIENT_TOLERANCE:
-            raise AssertionError(_diagnose(name, grads[name], EXAMPLE_GRADS[name], len(EXAMPLE_X)))
+        got = np.asarray(grads[name])
+        if relative_error(got, EXAMPLE_GRADS[name]) > GRADIENT_TOLERANCE:
+            raise AssertionError(_diagnose(name, got, EXAMPLE_GRADS[name], len(EXAMPLE_X)))
 
 
 def check_backward_output_layer(backward):
@@ -227,13 +293,23 @@ def check_backward_hidden_layer(backward):
     _check_gradients(backward, ["W1", "B1"])
 
 
+def _same_gradients(grads, other):
+    """Whether two dicts of gradients hold the same keys and equal arrays (compared as plain arrays)."""
+    return sorted(grads) == sorted(other) and all(
+        np.array_equal(np.asarray(grads[name]), np.asarray(other[name])) for name in grads)
+
+
 def check_backward_leaves_inputs_unchanged(backward):
-    """backward does not modify X, Y, params or cache."""
-    _, (X, Y, params, cache) = _run_backward(backward)
+    """backward computes its gradients from its inputs and modifies none of X, Y, params and cache."""
+    grads, (X, Y, params, cache) = _run_backward(backward)
     _check_unchanged("X", {"X": EXAMPLE_X}, {"X": X})
     _check_unchanged("Y", {"Y": EXAMPLE_Y}, {"Y": Y})
     _check_unchanged("params", EXAMPLE_PARAMS, params)
     _check_unchanged("cache", EXAMPLE_CACHE, cache)
+    other_grads, _ = _run_backward(backward, labels=EXAMPLE_Y[:, ::-1])
+    assert not _same_gradients(grads, other_grads), (
+        "backward returned the same gradients for other labels Y: compute them from X, Y, params and cache "
+        "(this point is for a backward that computes its gradients without changing its inputs)")
 
 
 # ---------------------------------------------------------------- sgd_update
@@ -250,10 +326,10 @@ def check_sgd_update(sgd_update):
     _check_unchanged("grads", EXAMPLE_GRADS, grads)
     for name, value in EXAMPLE_PARAMS.items():
         assert name in new_params, f"the updated params have no key {name!r}: keep all of W1, B1, W2, B2"
+        _check_array(f"the updated {name}", new_params[name], value.shape)
         got = np.asarray(new_params[name])
         step = got - value
         expected_step = -learning_rate * EXAMPLE_GRADS[name]
-        assert got.shape == value.shape, f"{name} has shape {got.shape} after the update, expected {value.shape}"
         if np.allclose(step, expected_step, rtol=1e-9, atol=1e-15):
             continue
         if np.allclose(step, 0):
