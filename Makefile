@@ -1,12 +1,15 @@
 # Two commands set everything up on a fresh machine:
 #   make demo   install, regenerate release/, autograde the bundled example submissions, print the grades
 #   make test   install, run every test in grader_tests/ (what CI runs)
+# and two to work in JupyterLab (JUPYTER_ARGS="--port 9000 --no-browser" passes options to jupyter lab):
+#   make lab         the student version (a copy of release/ in student-work/), with nbgrader's Validate
+#   make formgrader  nbgrader's formgrader, the instructor's view of this course
 PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test release setup clean
+.PHONY: demo test release lab formgrader setup clean
 
 demo: setup
 	$(BIN)/python -m coursekit demo
@@ -16,6 +19,12 @@ test: setup
 
 release: setup
 	$(BIN)/python -m coursekit release
+
+lab: setup
+	$(BIN)/python -m coursekit lab -- $(JUPYTER_ARGS)
+
+formgrader: setup
+	$(BIN)/python -m coursekit formgrader -- $(JUPYTER_ARGS)
 
 setup: $(VENV)/.installed
 
@@ -28,3 +37,21 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 clean:
 	rm -rf $(VENV) submitted/ feedback/ gradebook.db
 	find autograded -mindepth 1 ! -name README.md -exec rm -rf {} +
+
+# Grading a class (python -m coursekit grade --help, python -m coursekit report --help):
+#   make grade                 autograde submitted/*/backprop in parallel, print the class summary
+#   make grade WORKERS=4 GRADE_ARGS="--student alice --timeout 600"
+#   make report                grades.csv, reports/backprop/ (tables, summary, charts) and feedback/
+#   make benchmark             stock serial nbgrader autograde against make grade, on generated submissions
+.PHONY: grade report benchmark
+COURSE ?= .
+ASSIGNMENT ?= backprop
+
+grade: setup
+	$(BIN)/python -m coursekit --course $(COURSE) grade $(ASSIGNMENT) $(if $(WORKERS),--workers $(WORKERS)) $(GRADE_ARGS)
+
+report: setup
+	$(BIN)/python -m coursekit --course $(COURSE) report $(ASSIGNMENT) $(if $(WORKERS),--workers $(WORKERS)) $(REPORT_ARGS)
+
+benchmark: setup
+	$(BIN)/python benchmarks/grade_speed.py $(BENCHMARK_ARGS)

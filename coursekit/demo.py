@@ -1,9 +1,15 @@
-"""The main job: generate the release, autograde a few bundled example submissions, print the grade table."""
+"""The main job: generate the release, grade a few bundled example submissions in parallel, print the grades.
+
+The examples are graded with the kit's grade command (grading.py: parallel workers, progress) and reported
+with its report command (report.py: grades.csv, summary, charts, feedback), as an instructor grades a class.
+"""
 from pathlib import Path
 
 from . import ASSIGNMENT, NOTEBOOK
-from .course import generate_assignment, run_nbgrader, scores, submit
+from .course import generate_assignment, scores, submit
+from .grading import describe, grade_class
 from .notebooks import build_submission, read, reference_answers, test_ids
+from .report import write_report
 
 # A backward pass that forgets the ReLU mask: the most common bug of this exercise.
 BACKWARD_WITHOUT_RELU_MASK = '''
@@ -42,16 +48,24 @@ def format_table(course_scores, max_points):
 
 
 def run_demo(course):
-    """Generate the release, autograde the example submissions into autograded/, return the grade table."""
+    """Generate the release, grade the examples into autograded/ and feedback/, print grades and report.
+
+    Returns the exit status: 1 when an example needs attention, else 0.
+    """
     course = Path(course)
     print(f"generating release/{ASSIGNMENT} from source/{ASSIGNMENT} ...", flush=True)
     generate_assignment(course)
     examples = example_submissions(course)
     for student, nb in examples.items():
         submit(course, student, nb)
-    print(f"autograding {len(examples)} example submissions into autograded/ ...", flush=True)
-    for student in examples:
-        run_nbgrader(course, "autograde", ASSIGNMENT, "--student", student, "--force")
+    print(f"grading {len(examples)} example submissions in parallel (python -m coursekit grade) ...", flush=True)
+    run = grade_class(course, ASSIGNMENT, students=list(examples))
+    print(describe(run))
+    print("writing grades.csv, reports/ and feedback/ (python -m coursekit report) ...", flush=True)
+    paths, summary, problems = write_report(course, ASSIGNMENT)
     max_points = test_ids(read(course / "source" / ASSIGNMENT / NOTEBOOK))
     course_scores = {s: v for s, v in scores(course).items() if s in examples}
-    return format_table(course_scores, max_points)
+    print("\n" + format_table(course_scores, max_points) + "\n")
+    print(summary)
+    print(f"report: {', '.join(str(p.relative_to(course.resolve())) for p in paths)}; feedback in feedback/")
+    return 1 if (set(run.attention) | set(problems)) & set(examples) else 0

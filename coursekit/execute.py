@@ -1,0 +1,76 @@
+"""Executing a submission so that a dying or stuck kernel costs the student only the cells it did not run.
+
+nbgrader's ``Execute`` lets a dead kernel (``os._exit``, a segfault, a kill by the grader's time limit) or a
+kernel that ignores the interrupt after a cell's timeout escape as an exception; ``nbgrader autograde`` then
+deletes the autograded notebook and records no grade. ``KernelSafeExecute`` (set in nbgrader_config.py as
+the first of ``Autograde.autograde_preprocessors``) turns those cases into error outputs instead: the cell
+that was running and every later code cell get an error, so their test cells score 0, while the cells that
+ran before keep their outputs and their points. nbgrader's ``SaveAutoGrades`` then records the grades as
+usual. The behaviour is the same whether or not a student's code could tell it is being graded.
+"""
+from jupyter_core.utils import ensure_async, run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import Execute
+
+# The worker finds this tag in nbgrader's captured log to tell the instructor that a kernel stopped.
+KERNEL_STOPPED = "coursekit: kernel stopped:"
+
+
+def error_output(ename, evalue):
+    """A notebook error output with a one-line traceback (no source lines)."""
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def cell_name(cell, index):
+    """The cell's nbgrader grade_id, or its position when it has none."""
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+
+
+class KernelSafeExecute(Execute):
+    """nbgrader's Execute, except that a dead or unresponsive kernel ends the run, not the grading.
+
+    Configured like ``Execute`` (``c.Execute.timeout`` applies). The kernel is started by nbclient as
+    usual: this is the place where per-kernel resource limits belong.
+    """
+
+    def preprocess(self, nb, resources, km=None):
+        """Execute every code cell; after a kernel failure, mark the remaining code cells as not run."""
+        self.stopped_in = None
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell, resources, index):
+        """Execute one cell, or mark it not run when the kernel has already stopped."""
+        if self.stopped_in is not None:
+            if cell.cell_type == "code":
+                cell.outputs = [error_output(
+                    "NotRun", f"the kernel stopped while running {self.stopped_in}, so this cell was not run")]
+            return cell, resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            return self.stop(cell, index, "KernelDied",
+                             "the kernel died while running this cell (a crash, an exit, or the grading time limit)")
+        except CellTimeoutError:
+            return self.stop(cell, index, "KernelUnresponsive",
+                             f"this cell ran past the {self.timeout} s limit and the kernel did not stop when "
+                             "interrupted")
+
+    def stop(self, cell, index, ename, message):
+        """Record the kernel failure in the cell, stop the kernel, and log it for the grader."""
+        self.stopped_in = cell_name(cell, index)
+        cell.outputs = list(cell.get("outputs", [])) + [error_output(ename, message)]
+        self.log.error("%s %s in %s", KERNEL_STOPPED, ename, self.stopped_in)
+        self.kill_kernel()
+        return cell, self.resources
+
+    def kill_kernel(self):
+        """Kill the kernel at once if it still runs (it may be stuck in a loop that ignores interrupts)."""
+        try:
+            run_sync(self._kill_kernel)()
+        except Exception as error:  # the kernel may be half gone; the run ends either way
+            self.log.warning("could not shut the stopped kernel down: %s", error)
+
+    async def _kill_kernel(self):
+        if self.km is not None and await ensure_async(self.km.is_alive()):
+            await ensure_async(self.km.shutdown_kernel(now=True))

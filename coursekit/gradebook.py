@@ -1,0 +1,128 @@
+"""The course's gradebook through nbgrader's Gradebook API: zero grades with a reason, snapshots, score tables.
+
+Several grading processes write to one gradebook at once. nbgrader keeps its sessions short (one commit per
+cell); on SQLite a writer that finds the file locked waits for it (``WAIT_FOR_LOCK_MS``) instead of failing
+after Python's default 5 seconds, and the worker retries a submission that still failed on a lock. PostgreSQL
+needs neither.
+"""
+import sqlite3
+import warnings
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.coursedir import CourseDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SAWarning
+
+from . import KitError
+from .course import load_config
+
+WAIT_FOR_LOCK_MS = 120_000
+
+
+@event.listens_for(Engine, "connect")
+def wait_for_sqlite_locks(dbapi_connection, connection_record):
+    """Make every SQLite connection of this process wait for a locked gradebook instead of failing."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {WAIT_FOR_LOCK_MS}")
+
+
+def course_directory(course):
+    """nbgrader's CourseDirectory of the course folder (paths, db_url, course_id from nbgrader_config.py)."""
+    try:
+        config = load_config(course)
+    except KitError:
+        raise
+    except Exception as error:  # a mistake in nbgrader_config.py: say so in one line
+        raise KitError(f"{Path(course) / 'nbgrader_config.py'} could not be loaded ({type(error).__name__}: "
+                       f"{error}): fix it and run the command again") from None
+    return CourseDirectory(config=config)
+
+
+def open_gradebook(course):
+    """The course's gradebook (use it in a with block)."""
+    coursedir = course_directory(course)
+    return Gradebook(coursedir.db_url, coursedir.course_id)
+
+
+def require_assignment(course, assignment):
+    """Raise KitError unless the assignment was generated into the gradebook; return its notebook names."""
+    with open_gradebook(course) as gb:
+        try:
+            return [notebook.name for notebook in gb.find_assignment(assignment).notebooks]
+        except MissingEntry:
+            raise KitError(f"assignment {assignment!r} is not in the gradebook of {Path(course).resolve()}: "
+                           f"run 'make release' (nbgrader generate_assignment {assignment}) first") from None
+
+
+def record_zero(course, assignment, student):
+    """Give every autograded cell of the student's submission 0 points, as nbgrader does for a missing notebook.
+
+    Creates the student and the submission (with the timestamp.txt of the submission, as autograde does) when
+    they do not exist. Manual scores an instructor has entered are kept.
+    """
+    coursedir = course_directory(course)
+    timestamp = coursedir.get_existing_timestamp(coursedir.format_path(
+        coursedir.submitted_directory, student, assignment))
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission warns about its own autoflush
+        gb.update_or_create_student(student)
+        extra = {"timestamp": timestamp} if timestamp else {}
+        submission = gb.update_or_create_submission(assignment, student, **extra)
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                grade.auto_score = 0
+                grade.needs_manual_grade = False
+        gb.db.commit()
+
+
+def graded_students(course, assignment):
+    """Students whose submission of the assignment has a score for every graded cell in the gradebook."""
+    graded = set()
+    with open_gradebook(course) as gb:
+        for submission in gb.assignment_submissions(assignment):
+            grades = [grade for notebook in submission.notebooks for grade in notebook.grades]
+            if all(grade.auto_score is not None or grade.manual_score is not None for grade in grades):
+                graded.add(submission.student.id)
+    return graded
+
+
+def snapshot(course, assignment):
+    """Everything autograding records for the assignment, comparable across gradebooks.
+
+    student -> {"timestamp", "late_penalty", "cells": {cell: (auto_score, manual_score, extra_credit,
+    needs_manual_grade, max_score)}, "comments": {cell: (auto_comment, manual_comment)}}. Database ids are
+    left out: they are random.
+    """
+    result = {}
+    with open_gradebook(course) as gb:
+        for submission in gb.assignment_submissions(assignment):
+            cells, comments, penalty = {}, {}, 0.0
+            for notebook in submission.notebooks:
+                penalty += notebook.late_submission_penalty or 0.0
+                for grade in notebook.grades:
+                    cells[f"{notebook.name}/{grade.name}"] = (
+                        grade.auto_score, grade.manual_score, grade.extra_credit, grade.needs_manual_grade,
+                        grade.max_score)
+                for comment in notebook.comments:
+                    comments[f"{notebook.name}/{comment.name}"] = (comment.auto_comment, comment.manual_comment)
+            result[submission.student.id] = {
+                "timestamp": submission.timestamp.isoformat() if submission.timestamp else None,
+                "late_penalty": penalty, "cells": cells, "comments": comments}
+    return result
+
+
+def cell_scores(course, assignment):
+    """(max points per code grade cell in notebook order, student -> {cell: score}) for the assignment."""
+    with open_gradebook(course) as gb:
+        max_points = {}
+        for notebook in gb.find_assignment(assignment).notebooks:
+            for cell in notebook.grade_cells:
+                if cell.cell_type == "code":
+                    max_points[cell.name] = cell.max_score
+        scores = {}
+        for submission in gb.assignment_submissions(assignment):
+            scores[submission.student.id] = {grade.name: grade.score for notebook in submission.notebooks
+                                             for grade in notebook.grades if grade.name in max_points}
+    return max_points, scores

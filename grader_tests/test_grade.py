@@ -1,0 +1,522 @@
+"""The grade command: parallel autograde of a mixed class that loses nothing, the report, feedback without secrets.
+
+One temporary course is graded once with ``python -m coursekit grade`` (2 workers): correct, untouched and
+buggy submissions, a kernel that exits, one that segfaults, one stuck in a loop that ignores interrupts, one
+that prints its own notebook, a missing notebook and an unreadable one. Most tests read that course. The
+re-run tests work on copies of it, the time-limit tests on a small course of their own.
+"""
+import csv
+import html
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+
+import psutil
+import pytest
+from PIL import Image
+
+from conftest import REPO
+from coursekit import ASSIGNMENT, NOTEBOOK
+from coursekit.__main__ import main
+from coursekit.course import generate_assignment, nbgrader_env, new_course, run_nbgrader, submit
+from coursekit.feedback import HideHiddenTests, normalise
+from coursekit.gradebook import snapshot
+from coursekit.grading import grade_class
+from coursekit.notebooks import build_submission, hidden_blocks, nbgrader_meta, read, reference_answers
+from coursekit.progress import LineProgress
+
+PER_CELL_TIMEOUT = 6  # nbgrader's Execute.timeout in the test courses: the stuck loop costs this plus 4 s
+LOOP_IGNORING_INTERRUPTS = """
+import signal, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+while True:
+    time.sleep(0.05)"""
+
+# student -> (answers added to the reference solution, the solution cell where the kernel stops or None)
+SUBMISSIONS = {
+    "correct": ({}, None),
+    "no-relu-mask": ({"backward": '''
+def backward(X, Y, params, cache):
+    grad_logits = (cache["probs"] - Y) / len(X)
+    grad_z1 = grad_logits @ params["W2"].T
+    return {"W1": X.T @ grad_z1, "B1": grad_z1.sum(axis=0),
+            "W2": cache["a1"].T @ grad_logits, "B2": grad_logits.sum(axis=0)}'''}, None),
+    "fixed-learning-rate": ({"sgd_update": '''
+def sgd_update(params, grads, learning_rate):
+    for name in params:
+        params[name] = params[name] - 0.1 * grads[name]
+    return params'''}, None),
+    "exits": ({"softmax": "+\nimport os\nos._exit(1)"}, "softmax"),
+    "segfaults": ({"backward": "+\nimport ctypes\nctypes.string_at(0)"}, "backward"),
+    "loops": ({"sgd_update": "+" + LOOP_IGNORING_INTERRUPTS}, "sgd_update"),
+    "prints-notebook": ({"sgd_update": "+\nprint(open('backprop.ipynb').read())"}, None),
+}
+BUGGY_CELLS = {"no-relu-mask": {"test_backward_hidden_layer", "test_training"},
+               "fixed-learning-rate": {"test_sgd_update", "test_training"}}
+NEEDS_ATTENTION = {"exits": "the kernel died in softmax", "segfaults": "the kernel died in backward",
+                   "loops": "the kernel did not stop after a cell's time limit in sgd_update",
+                   "missing": "no notebook submitted", "broken": "NotJSONError"}
+
+
+def make_notebook(release_nb, reference, answers):
+    """The reference solution with answers replacing cells, or appended to them when they start with '+'."""
+    code = {cell: reference[cell] + text[1:] if text.startswith("+") else text for cell, text in answers.items()}
+    return build_submission(release_nb, {**reference, **code})
+
+
+def new_test_course(folder):
+    """A fresh course whose cells may run PER_CELL_TIMEOUT seconds."""
+    course = new_course(folder)
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write(f"\nc.Execute.timeout = {PER_CELL_TIMEOUT}\n")
+    return course
+
+
+def run_command(course, command, *args):
+    """python -m coursekit COMMAND in the course, as an instructor runs it (not on a terminal)."""
+    return subprocess.run([sys.executable, "-m", "coursekit", "--course", str(course), command, *args],
+                          capture_output=True, text=True, env=nbgrader_env(), timeout=900)
+
+
+def run_grade(course, *args):
+    return run_command(course, "grade", *args)
+
+
+def cells_in_order(source_nb):
+    """grade_ids of the test cells and of the solution cells, in notebook order."""
+    return [nbgrader_meta(c)["grade_id"] for c in source_nb.cells if nbgrader_meta(c).get("grade_id")]
+
+
+def expected_scores(student, source_nb, max_points):
+    """The scores each test cell should get: full unless buggy, not run or not submitted."""
+    if student in ("untouched", "missing", "broken"):
+        return {cell: 0.0 for cell in max_points}
+    order = cells_in_order(source_nb)
+    stop = SUBMISSIONS[student][1]
+    failing = set(BUGGY_CELLS.get(student, ()))
+    if stop:
+        failing |= {cell for cell in max_points if order.index(cell) > order.index(stop)}
+    return {cell: 0.0 if cell in failing else points for cell, points in max_points.items()}
+
+
+@pytest.fixture(scope="module")
+def class_course(tmp_path_factory, source_nb, release_nb):
+    """The mixed class, graded once with the grade command, then reported: (course, grade process, report process)."""
+    course = new_test_course(tmp_path_factory.mktemp("class") / "course")
+    reference = reference_answers(source_nb)
+    for student, (answers, _) in SUBMISSIONS.items():
+        submit(course, student, make_notebook(release_nb, reference, answers))
+    submit(course, "untouched", release_nb)
+    (course / "submitted" / "missing" / ASSIGNMENT).mkdir(parents=True)
+    broken = course / "submitted" / "broken" / ASSIGNMENT / NOTEBOOK
+    broken.parent.mkdir(parents=True)
+    broken.write_text("{not json")
+    graded = run_grade(course, "--workers", "2", "--timeout", "120")
+    return course, graded, run_command(course, "report", "--workers", "2")
+
+
+STUDENTS = [*SUBMISSIONS, "untouched", "missing", "broken"]
+
+
+@pytest.fixture(scope="module")
+def class_grades(class_course):
+    return snapshot(class_course[0], ASSIGNMENT)
+
+
+def total_scores(record):
+    """{test cell: score} of a snapshot record (manual score first, as nbgrader counts it)."""
+    return {cell.split("/", 1)[1]: manual if manual is not None else auto
+            for cell, (auto, manual, *_rest) in record["cells"].items()}
+
+
+def test_every_submission_gets_a_grade_for_every_cell(class_grades, max_points):
+    assert sorted(class_grades) == sorted(STUDENTS)
+    for student, record in class_grades.items():
+        missing = [cell for cell, score in total_scores(record).items() if score is None]
+        assert not missing, f"{student} has no score for {missing}"
+
+
+@pytest.mark.parametrize("student", STUDENTS)
+def test_scores_recorded_for(student, class_grades, source_nb, max_points):
+    scores = {cell: score for cell, score in total_scores(class_grades[student]).items() if cell in max_points}
+    assert scores == expected_scores(student, source_nb, max_points), f"scores of {student}"
+
+
+def test_exit_status_is_1_when_submissions_need_attention(class_course):
+    process = class_course[1]
+    assert process.returncode == 1, process.stderr[-2000:]
+
+
+def test_output_names_each_submission_needing_attention_with_its_reason(class_course):
+    process = class_course[1]
+    listed = dict(re.findall(r"^  (\S+): (.+)$", process.stdout, flags=re.M))
+    assert set(listed) == set(NEEDS_ATTENTION), process.stdout
+    for student, words in NEEDS_ATTENTION.items():
+        assert words in listed[student], f"{student}: {listed[student]!r} does not say {words!r}"
+
+
+def test_progress_is_one_line_per_submission_when_not_on_a_terminal(class_course):
+    process = class_course[1]
+    students = re.findall(rf"^\[\d+/{len(STUDENTS)}\] (\S+): \d+/14 ", process.stdout, flags=re.M)
+    assert sorted(students) == sorted(STUDENTS), process.stdout
+
+
+def test_grades_equal_those_of_a_serial_stock_nbgrader_autograde(class_course, class_grades, tmp_path):
+    course = class_course[0]
+    students = ["correct", "no-relu-mask", "exits"]
+    stock = new_test_course(tmp_path / "stock")
+    for student in students:
+        shutil.copytree(course / "submitted" / student, stock / "submitted" / student)
+    run_nbgrader(stock, "autograde", ASSIGNMENT)
+    assert snapshot(stock, ASSIGNMENT) == {s: class_grades[s] for s in students}
+
+
+def test_report_command_succeeds(class_course):
+    report = class_course[2]
+    assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]
+
+
+def test_report_exports_nbgrader_grades_csv_with_every_student(class_course, max_points):
+    course = class_course[0]
+    with open(course / "grades.csv") as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    assert sorted(rows) == sorted(STUDENTS)
+    assert float(rows["correct"]["score"]) == sum(max_points.values())
+
+
+def test_scores_table_has_each_cell_and_the_reason(class_course, source_nb, max_points):
+    course = class_course[0]
+    with open(course / "reports" / ASSIGNMENT / "scores.csv") as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    assert sorted(rows) == sorted(STUDENTS)
+    expected = expected_scores("segfaults", source_nb, max_points)
+    assert {cell: float(rows["segfaults"][cell]) for cell in max_points} == expected
+    assert "the kernel died in backward" in rows["segfaults"]["needs_attention"]
+    assert rows["correct"]["needs_attention"] == ""
+
+
+def test_summary_gives_the_share_of_students_passing_each_test_cell(class_course, source_nb, max_points):
+    course = class_course[0]
+    summary = (course / "reports" / ASSIGNMENT / "summary.md").read_text()
+    n = len(STUDENTS)
+    for cell, points in max_points.items():
+        passed = sum(1 for s in STUDENTS if expected_scores(s, source_nb, max_points)[cell] == points)
+        assert f"| {cell} | {points:g} | {passed / n:.0%} ({passed}/{n}) |" in summary, cell
+
+
+def test_summary_gives_mean_and_median_score(class_course, source_nb, max_points):
+    import statistics
+    course = class_course[0]
+    totals = [sum(expected_scores(s, source_nb, max_points).values()) for s in STUDENTS]
+    summary = (course / "reports" / ASSIGNMENT / "summary.md").read_text()
+    assert f"mean {statistics.mean(totals):.1f}, median {statistics.median(totals):g}" in summary
+
+
+@pytest.mark.parametrize("chart", ["score_histogram.png", "pass_rates.png"])
+def test_chart_is_a_small_png(class_course, chart):
+    course = class_course[0]
+    path = course / "reports" / ASSIGNMENT / chart
+    with Image.open(path) as image:
+        assert image.format == "PNG" and 400 <= image.width <= 1200 and 200 <= image.height <= 1200, image.size
+    assert path.stat().st_size < 150_000, f"{chart} is {path.stat().st_size} bytes"
+
+
+def feedback_files(course):
+    return sorted((course / "feedback").glob(f"*/{ASSIGNMENT}/*.html"))
+
+
+def test_feedback_is_written_for_every_submission_that_ran(class_course):
+    course = class_course[0]
+    students = {path.parent.parent.name for path in feedback_files(course)}
+    assert students == set(STUDENTS) - {"missing", "broken"}
+
+
+def secret_lines(source_nb, release_nb):
+    """Lines of hidden test code (collapsed whitespace, 20 characters or more) that students never see."""
+    shown = {normalise(line) for cell in release_nb.cells for line in cell.source.split("\n")}
+    hidden = {normalise(line) for cell in source_nb.cells for block in hidden_blocks(cell.source)
+              for line in block.split("\n")}
+    return {line for line in hidden if len(line) >= 20 and line not in shown}
+
+
+def page_text(path):
+    """The visible text of an HTML page, whitespace collapsed."""
+    return normalise(html.unescape(re.sub(r"<[^>]+>", " ", path.read_text())))
+
+
+def test_no_feedback_file_contains_hidden_test_code(class_course, source_nb, release_nb):
+    course = class_course[0]
+    secrets = secret_lines(source_nb, release_nb)
+    assert len(secrets) > 20, "the source notebook should have hidden tests to look for"
+    for path in feedback_files(course):
+        text = page_text(path)
+        shown = sorted(secret for secret in secrets if secret in text)
+        assert not shown, f"{path.relative_to(course)} shows hidden test code: {shown[:3]}"
+        assert "HIDDEN TESTS" not in text, f"{path.relative_to(course)} shows a hidden-tests marker"
+
+
+def test_feedback_shows_the_message_of_a_failing_hidden_check(class_course):
+    course = class_course[0]
+    autograded = read(course / "autograded" / "fixed-learning-rate" / ASSIGNMENT / NOTEBOOK)
+    cell = next(c for c in autograded.cells if nbgrader_meta(c).get("grade_id") == "test_sgd_update")
+    error = next(o for o in cell.outputs if o.output_type == "error")
+    assert "hidden" in error.evalue, "the visible checks should pass and a hidden check fail"
+    text = page_text(course / "feedback" / "fixed-learning-rate" / ASSIGNMENT / "backprop.html")
+    assert normalise(f"{error.ename}: {error.evalue}") in text
+
+
+def test_output_that_shows_hidden_code_is_removed_from_feedback(class_course, source_nb, release_nb):
+    course = class_course[0]
+    autograded = read(course / "autograded" / "prints-notebook" / ASSIGNMENT / NOTEBOOK)
+    printed = normalise("".join(o.get("text", "") for o in cell_named(autograded, "sgd_update").outputs))
+    assert any(secret in printed for secret in secret_lines(source_nb, release_nb)), "nothing leaked to remove"
+    text = page_text(course / "feedback" / "prints-notebook" / ASSIGNMENT / "backprop.html")
+    assert "[output removed: it showed hidden test code]" in text
+
+
+def test_state_file_keeps_every_outcome(class_course):
+    import json
+    course = class_course[0]
+    state = json.loads((course / "autograded" / ".coursekit" / f"{ASSIGNMENT}.json").read_text())
+    assert sorted(state["students"]) == sorted(STUDENTS)
+    assert {s for s, o in state["students"].items() if o["reason"]} == set(NEEDS_ATTENTION)
+
+
+# ---------------------------------------------------------------- the feedback preprocessor on its own
+
+def autograded_like(source_nb):
+    """A copy of the source notebook as nbgrader leaves it after autograding: full test cells with outputs."""
+    import copy
+    return copy.deepcopy(source_nb)
+
+
+def hide(nb):
+    return HideHiddenTests().preprocess(nb, {})[0]
+
+
+def cell_named(nb, grade_id):
+    return next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id)
+
+
+def test_feedback_preprocessor_removes_the_hidden_regions_of_test_cells(source_nb):
+    nb = hide(autograded_like(source_nb))
+    cell = cell_named(nb, "test_relu")
+    assert "HIDDEN TESTS" not in cell.source and "hidden_check_relu" not in cell.source
+    assert cell.source.startswith("check_relu(relu)") and "not shown" in cell.source
+
+
+def test_feedback_preprocessor_reduces_a_test_cell_error_to_its_name_and_message(source_nb):
+    from nbformat.notebooknode import NotebookNode
+    nb = autograded_like(source_nb)
+    cell_named(nb, "test_relu").outputs = [NotebookNode(
+        output_type="error", ename="AssertionError", evalue="relu gives wrong values (hidden check, seed 1)",
+        traceback=["Traceback", "----> 21 hidden_check_relu(relu, np.random.SeedSequence().entropy)"])]
+    output = cell_named(hide(nb), "test_relu").outputs[0]
+    assert output.traceback == ["AssertionError: relu gives wrong values (hidden check, seed 1)"]
+
+
+def test_feedback_preprocessor_drops_an_output_that_shows_hidden_code(source_nb):
+    from nbformat.notebooknode import NotebookNode
+    nb = autograded_like(source_nb)
+    leaked = "\n".join(hidden_blocks(cell_named(nb, "test_sgd_update").source))
+    cell_named(nb, "sgd_update").outputs = [NotebookNode(output_type="stream", name="stdout", text=leaked)]
+    output = cell_named(hide(nb), "sgd_update").outputs[0]
+    assert output.text == "[output removed: it showed hidden test code]\n"
+
+
+def test_feedback_preprocessor_keeps_ordinary_outputs(source_nb):
+    from nbformat.notebooknode import NotebookNode
+    nb = autograded_like(source_nb)
+    text = "epoch 100 | loss 0.2931 | train acc 0.880\nTest accuracy: 0.933\n"
+    cell_named(nb, "run_training").outputs = [NotebookNode(output_type="stream", name="stdout", text=text)]
+    assert cell_named(hide(nb), "run_training").outputs[0].text == text
+
+
+# ---------------------------------------------------------------- running again
+
+@pytest.fixture
+def class_copy(class_course, tmp_path):
+    """A private copy of the graded class course (gradebook, state, autograded and feedback folders)."""
+    return shutil.copytree(class_course[0], tmp_path / "course")
+
+
+def graded_lines(process):
+    return re.findall(r"^\[\d+/\d+\] (\S+):", process.stdout, flags=re.M)
+
+
+def test_running_again_grades_nothing_when_nothing_changed(class_copy):
+    process = run_grade(class_copy)
+    assert graded_lines(process) == [], process.stdout
+    assert f"{len(STUDENTS)} submission(s) unchanged" in process.stdout
+
+
+def test_running_again_still_lists_the_submissions_needing_attention(class_copy):
+    process = run_grade(class_copy)
+    assert process.returncode == 1 and set(re.findall(r"^  (\S+): ", process.stdout, flags=re.M)) == set(
+        NEEDS_ATTENTION), process.stdout
+
+
+def test_running_again_grades_only_the_changed_submission(class_copy, source_nb, release_nb, max_points):
+    submit(class_copy, "untouched", build_submission(release_nb, reference_answers(source_nb)))
+    process = run_grade(class_copy)
+    assert graded_lines(process) == ["untouched"], process.stdout
+    assert sum(total_scores(snapshot(class_copy, ASSIGNMENT)["untouched"]).values()) == sum(max_points.values())
+
+
+def test_an_interrupted_run_is_finished_by_the_next_one(class_copy, source_nb, max_points):
+    again = ["correct", "no-relu-mask", "untouched"]
+    command = [sys.executable, "-m", "coursekit", "--course", str(class_copy), "grade", "--workers", "1"]
+    process = subprocess.Popen(command + [arg for s in again for arg in ("--student", s)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=nbgrader_env())
+    first = process.stdout.readline()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and "interrupted" in err, first + out + err
+    finished = graded_lines(subprocess.CompletedProcess(command, 0, first + out))
+    rerun = run_grade(class_copy)
+    assert sorted(finished + graded_lines(rerun)) == sorted(again), rerun.stdout
+    grades = snapshot(class_copy, ASSIGNMENT)
+    for student in again:
+        scores = {c: v for c, v in total_scores(grades[student]).items() if c in max_points}
+        assert scores == expected_scores(student, source_nb, max_points), student
+    assert processes_in(class_copy) == [], "a process of the interrupted run is still running"
+
+
+def test_student_option_grades_that_submission_again(class_copy):
+    process = run_grade(class_copy, "--student", "correct")
+    assert graded_lines(process) == ["correct"], process.stdout
+
+
+# ---------------------------------------------------------------- the time limit per submission
+
+@pytest.fixture(scope="module")
+def looping_course(tmp_path_factory, source_nb, release_nb):
+    """A course with one submission whose sgd_update cell loops forever and ignores interrupts (not graded)."""
+    course = new_course(tmp_path_factory.mktemp("looping") / "course")
+    submit(course, "loops", make_notebook(release_nb, reference_answers(source_nb),
+                                          {"sgd_update": "+" + LOOP_IGNORING_INTERRUPTS}))
+    return course
+
+
+@pytest.fixture
+def looping_copy(looping_course, tmp_path):
+    return shutil.copytree(looping_course, tmp_path / "course")
+
+
+def processes_in(folder):
+    """Live processes whose working folder is below folder (a kernel runs in its autograded folder)."""
+    found = []
+    for process in psutil.process_iter(["cwd", "status", "cmdline"]):
+        if process.info["status"] != psutil.STATUS_ZOMBIE and str(process.info["cwd"] or "").startswith(str(folder)):
+            found.append(process.info["cmdline"])
+    return found
+
+
+def test_time_limit_stops_the_kernel_and_keeps_the_points_of_cells_that_ran(looping_copy, source_nb, max_points):
+    run = grade_class(looping_copy, ASSIGNMENT, workers=1, time_limit=15,
+                      progress=LineProgress(io.StringIO()))
+    assert "15 s time limit" in run.attention["loops"] and "had not run" in run.attention["loops"]
+    scores = total_scores(snapshot(looping_copy, ASSIGNMENT)["loops"])
+    order = cells_in_order(source_nb)
+    assert scores["test_relu"] == max_points["test_relu"], "the first test cell ran before the limit"
+    assert all(scores[cell] == 0 for cell in max_points if order.index(cell) > order.index("sgd_update"))
+
+
+def test_a_submission_that_cannot_be_stopped_in_time_gets_zero_and_leaves_no_process(looping_copy, max_points):
+    run = grade_class(looping_copy, ASSIGNMENT, workers=1, time_limit=3, grace=0,
+                      progress=LineProgress(io.StringIO()))
+    assert "nothing could be graded" in run.attention["loops"]
+    scores = total_scores(snapshot(looping_copy, ASSIGNMENT)["loops"])
+    assert {cell: scores[cell] for cell in max_points} == {cell: 0.0 for cell in max_points}
+    assert processes_in(looping_copy) == [], "a kernel of the stopped submission is still running"
+
+
+# ---------------------------------------------------------------- bad input
+
+def test_unknown_assignment_is_a_one_line_error(class_course, capsys):
+    assert main(["--course", str(class_course[0]), "grade", "no-such-assignment"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "generate_assignment no-such-assignment" in error, error
+
+
+def test_unknown_student_is_a_one_line_error(class_course, capsys):
+    assert main(["--course", str(class_course[0]), "grade", "--student", "nobody"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "nobody" in error, error
+
+
+def test_a_folder_without_nbgrader_config_is_a_one_line_error(tmp_path, capsys):
+    assert main(["--course", str(tmp_path), "grade"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "nbgrader_config.py" in error, error
+
+
+def test_zero_workers_is_refused(class_course, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--course", str(class_course[0]), "grade", "--workers", "0"])
+    assert exit_info.value.code == 2 and "--workers" in capsys.readouterr().err
+
+
+def test_grade_help_documents_every_option():
+    process = subprocess.run([sys.executable, "-m", "coursekit", "grade", "--help"], capture_output=True, text=True,
+                             cwd=REPO)
+    for option in ["--workers", "--timeout", "--student", "--force"]:
+        assert option in process.stdout, option
+
+
+def test_a_second_grade_command_on_the_same_course_is_refused(class_course, capsys):
+    from coursekit.grading import State, only_run
+    with only_run(State(class_course[0], ASSIGNMENT)):
+        assert main(["--course", str(class_course[0]), "grade"]) == 2
+    assert "another grade command is grading this assignment" in capsys.readouterr().err
+
+
+def test_a_broken_nbgrader_config_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = = 1\n")
+    assert main(["--course", str(tmp_path), "grade"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "nbgrader_config.py could not be loaded" in error, error
+
+
+# ---------------------------------------------------------------- PostgreSQL (when a server is given)
+
+POSTGRES_URL = os.environ.get("COURSEKIT_TEST_POSTGRES_URL")
+
+
+@pytest.fixture
+def postgres_database():
+    """The URL of a new, empty PostgreSQL database on the server of COURSEKIT_TEST_POSTGRES_URL; dropped after."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    name = f"coursekit_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="set COURSEKIT_TEST_POSTGRES_URL to a PostgreSQL server URL whose user "
+                                             "may create databases to grade on PostgreSQL too")
+def test_grades_on_postgresql_equal_those_on_sqlite(postgres_database, class_course, class_grades, tmp_path):
+    """Grading in parallel on PostgreSQL records what grading on SQLite recorded."""
+    students = ["correct", "untouched", "no-relu-mask", "exits", "segfaults", "missing", "broken"]
+    course = tmp_path / "course"
+    shutil.copytree(REPO / "source", course / "source")
+    shutil.copy(class_course[0] / "nbgrader_config.py", course / "nbgrader_config.py")
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write(f"\nc.CourseDirectory.db_url = {postgres_database!r}\n")
+    generate_assignment(course)
+    for student in students:
+        shutil.copytree(class_course[0] / "submitted" / student, course / "submitted" / student)
+    process = run_grade(course, "--workers", "2")
+    assert process.returncode == 1, process.stdout + process.stderr
+    assert not (course / "gradebook.db").exists(), "the grades went to SQLite, not PostgreSQL"
+    assert snapshot(course, ASSIGNMENT) == {s: class_grades[s] for s in students}
