@@ -12,6 +12,7 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
+from traitlets import Integer
 
 # The worker finds this tag in nbgrader's captured log to tell the instructor that a kernel stopped.
 KERNEL_STOPPED = "coursekit: kernel stopped:"
@@ -34,10 +35,27 @@ class KernelSafeExecute(Execute):
     usual: this is the place where per-kernel resource limits belong.
     """
 
+    max_output_mb = Integer(
+        20, help="Output a notebook may produce, in MiB; what comes after is dropped as it arrives, so that a "
+                 "submission printing gigabytes cannot fill the grader's memory").tag(config=True)
+
     def preprocess(self, nb, resources, km=None):
         """Execute every code cell; after a kernel failure, mark the remaining code cells as not run."""
         self.stopped_in = None
+        self.output_bytes = 0
+        self.output_capped = False
         return super().preprocess(nb, resources, km)
+
+    def output(self, outs, msg, display_id, cell_index):
+        """nbclient's output handling, until the notebook's output reaches max_output_mb."""
+        self.output_bytes += sum(len(str(v)) for v in msg.get("content", {}).values())
+        if self.output_bytes <= self.max_output_mb << 20:
+            return super().output(outs, msg, display_id, cell_index)
+        if not self.output_capped:
+            self.output_capped = True
+            outs.append(NotebookNode(output_type="stream", name="stdout",
+                                     text=f"\n[output cut: the notebook printed more than {self.max_output_mb} MiB]\n"))
+        return None
 
     def preprocess_cell(self, cell, resources, index):
         """Execute one cell, or mark it not run when the kernel has already stopped."""

@@ -28,6 +28,12 @@ def is_test_cell(cell):
     return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
 
 
+def referee_result(cell):
+    """The referee's result for a test cell (coursekit/referee.py), or None when it has none."""
+    result = cell.get("metadata", {}).get("coursekit", {}).get("referee")
+    return result if isinstance(result, dict) and {"output", "error"} <= set(result) else None
+
+
 def normalise(text):
     """text without ANSI colours and with every run of whitespace made one space."""
     return " ".join(ANSI_ESCAPE.sub("", text).split())
@@ -49,6 +55,10 @@ class HideHiddenTests(ClearHiddenTests):
     notice = Unicode("# Hidden tests ran in this cell; their code is not shown.",
                      help="The line added to a test cell whose hidden tests were removed").tag(config=True)
 
+    hidden_output_notice = Unicode(
+        "[output not shown in feedback: this cell ran after the hidden tests; run your notebook to see it]",
+        help="What feedback shows instead of a kernel output that could carry hidden test code").tag(config=True)
+
     min_secret_length = Integer(
         12, help="Hidden-test lines shorter than this (after whitespace is collapsed) are too common to look "
                  "for in outputs").tag(config=True)
@@ -56,6 +66,9 @@ class HideHiddenTests(ClearHiddenTests):
     def preprocess(self, nb, resources):
         """Collect the hidden test lines of the whole notebook, then clean every cell."""
         self.secrets = self.secret_lines(nb)
+        tests = [i for i, cell in enumerate(nb.cells) if is_test_cell(cell)]
+        refereed = bool(tests) and all(referee_result(nb.cells[i]) is not None for i in tests)
+        self.untrusted_from = tests[0] if refereed else len(nb.cells)
         return super().preprocess(nb, resources)
 
     def secret_lines(self, nb):
@@ -76,9 +89,29 @@ class HideHiddenTests(ClearHiddenTests):
         """Hide the hidden regions and error details of a test cell; drop outputs that show hidden code."""
         if is_test_cell(cell) and self._remove_hidden_test_region(cell):
             cell.source = cell.source.rstrip("\n") + "\n" + self.notice
+        if cell.cell_type == "code" and cell_index >= self.untrusted_from:
+            cell.outputs = self.trusted_outputs(cell)
         if cell.cell_type == "code":
             cell.outputs = [self.clean_output(output, is_test_cell(cell)) for output in cell.outputs]
         return cell, resources
+
+    def trusted_outputs(self, cell):
+        """What feedback shows of a cell that ran after the first hidden test had run in the student's kernel.
+
+        From then on, student code in the kernel could have read the hidden tests (they were in that process)
+        and written them into any output, disguised so that no filter finds them. So no kernel output of those
+        cells is shown: a test cell shows what it printed and its error in the referee's run, in the grader's
+        own process, where student code never saw a test; other cells show a notice.
+        """
+        result = referee_result(cell) if is_test_cell(cell) else None
+        if result is None:
+            return [NotebookNode(output_type="stream", name="stdout", text=self.hidden_output_notice + "\n")]
+        outputs = [NotebookNode(output_type="stream", name="stdout", text=result["output"])] if result["output"] else []
+        if result["error"]:
+            ename, _, evalue = result["error"].partition(": ")
+            outputs.append(NotebookNode(output_type="error", ename=ename, evalue=evalue,
+                                        traceback=[result["error"]]))
+        return outputs
 
     def clean_output(self, output, in_test_cell):
         """The output as the student may see it."""

@@ -9,12 +9,15 @@ through proxies that send arrays (never pickles) to the worker and mirror back a
 its arguments. A test cell that passed in the notebook but whose hidden checks fail here gets an error output,
 so nbgrader's SaveAutoGrades scores it 0, and the student's feedback says why.
 """
+import contextlib
+import io
 import os
 import select
 import struct
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -137,22 +140,43 @@ def proxy(student, name):
     return call
 
 
-def run_hidden_checks(test_cells, namespace):
-    """grade_id -> None when every hidden block of the test cell passes in namespace, else the first error.
+class CellResult:
+    """What a test cell did in the referee's run: its printed output and its error (None when it passed)."""
 
-    The blocks run in notebook order in one namespace, as in the notebook, so a block may use what an
-    earlier block defined.
-    """
-    verdicts = {}
-    for cell in test_cells:
+    def __init__(self, output="", error=None):
+        self.output, self.error = output, error
+
+    def as_metadata(self):
+        return {"passed": self.error is None, "output": self.output[-4000:], "error": self.error}
+
+
+def run_cell(source, namespace, name):
+    """Execute one cell's source in namespace: (printed text, 'Name: message' of its error or None)."""
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed), warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            exec(compile(source, f"<{name}>", "exec"), namespace)
         error = None
-        for block in hidden_blocks(cell.source):
-            try:
-                exec(compile(block, f"<hidden tests of {nbgrader_meta(cell)['grade_id']}>", "exec"), namespace)
-            except Exception as exc:  # noqa: BLE001 - any failure of a check is a failed check
-                error = error or f"{type(exc).__name__}: {exc}"
-        verdicts[nbgrader_meta(cell)["grade_id"]] = error
-    return verdicts
+    except Exception as exc:  # noqa: BLE001 - any failure of a check is a failed check
+        error = f"{type(exc).__name__}: {exc}"
+    return printed.getvalue(), error
+
+
+def referee_run(cells, namespace, skip=()):
+    """Run the trusted cells in notebook order in namespace; grade_id -> CellResult for the test cells.
+
+    cells: (grade_id, kind, source) with kind "given" or "test"; the given cells define what the tests use
+    (data, forward, train) and call the submission's functions through the proxies in namespace.
+    """
+    results = {}
+    for grade_id, kind, source in cells:
+        if grade_id in skip:
+            continue
+        output, error = run_cell(source, namespace, grade_id)
+        if kind == "test":
+            results[grade_id] = CellResult(output, error)
+    return results
 
 
 class Referee(NbGraderPreprocessor):
@@ -168,32 +192,52 @@ class Referee(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         if not self.enabled:
             return nb, resources
-        test_cells = [c for c in nb.cells if utils.is_grade(c) and c.cell_type == "code" and hidden_blocks(c.source)]
-        if not test_cells:
+        for cell in nb.cells:  # only the referee writes this metadata: never trust a submission's copy
+            cell.get("metadata", {}).pop("coursekit", None)
+        trusted = trusted_cells(nb)
+        if not any(kind == "test" for _, kind, _ in trusted):
             return nb, resources
-        cells = [c.source for c in nb.cells if c.cell_type == "code" and not utils.is_grade(c)
-                 and nbgrader_meta(c).get("grade_id") not in self.skip_cells]
         cwd = resources.get("metadata", {}).get("path") or os.getcwd()
-        verdicts = self.referee(cells, test_cells, solution_ids(nb), cwd)
-        for cell in test_cells:
-            verdict = verdicts[nbgrader_meta(cell)["grade_id"]]
-            if verdict and not utils.has_failed(cell):
-                self.log.warning("%s passed in the notebook but not for the referee: %s",
-                                 nbgrader_meta(cell)["grade_id"], verdict)
-                cell.outputs.append(NotebookNode(output_type="error", ename=VERDICT_ERROR, evalue=verdict, traceback=[
-                    f"{VERDICT_ERROR}: this cell's output says it passed, but its hidden checks fail when your "
-                    f"functions run on their own: {verdict}"]))
+        results = self.referee(nb, trusted, cwd)
+        for cell in nb.cells:
+            grade_id = nbgrader_meta(cell).get("grade_id")
+            if utils.is_grade(cell) and cell.cell_type == "code" and grade_id in results:
+                result = results[grade_id]
+                cell.metadata.setdefault("coursekit", {})["referee"] = result.as_metadata()
+                if result.error and not utils.has_failed(cell):
+                    self.log.warning("%s passed in the notebook but not for the referee: %s", grade_id, result.error)
+                    cell.outputs.append(NotebookNode(output_type="error", ename=VERDICT_ERROR, evalue=result.error,
+                                                     traceback=[f"{VERDICT_ERROR}: this cell passed in the notebook, "
+                                                                f"but not when its checks ran outside your kernel: "
+                                                                f"{result.error}"]))
         return nb, resources
 
-    def referee(self, cells, test_cells, functions, cwd):
-        """grade_id -> verdict (None: passed) for the hidden checks of test_cells against the code cells."""
+    def referee(self, nb, trusted, cwd):
+        """grade_id -> CellResult of every test cell, run in this process against the sandboxed worker."""
+        worker_cells = [c.source for c in nb.cells if c.cell_type == "code" and not utils.is_grade(c)
+                        and nbgrader_meta(c).get("grade_id") not in self.skip_cells]
         sandbox = Sandbox(parent=self)
         try:
-            student = StudentProcess(cells, cwd, sandbox, self.timeout, self.max_result_mb)
+            student = StudentProcess(worker_cells, cwd, sandbox, self.timeout, self.max_result_mb)
         except StudentCodeError as error:
-            return {nbgrader_meta(c)["grade_id"]: str(error) for c in test_cells}
+            return {grade_id: CellResult("", f"StudentCodeError: {error}") for grade_id, kind, _ in trusted
+                    if kind == "test"}
+        namespace = {"__name__": "__main__", **{name: proxy(student, name) for name in solution_ids(nb)}}
+        sys.path.insert(0, cwd)
         try:
-            namespace = {"np": np, **{name: proxy(student, name) for name in functions}}
-            return run_hidden_checks(test_cells, namespace)
+            return referee_run(trusted, namespace, skip=self.skip_cells)
         finally:
+            sys.path.remove(cwd)
             student.close()
+
+
+def trusted_cells(nb):
+    """The instructor's code cells of an autograded notebook, as (grade_id, "given" or "test", source).
+
+    They are the locked cells, which nbgrader's OverwriteCells restored from the gradebook (a cell whose
+    grade_id the gradebook did not know has lost its grade_id by then). Solution cells and cells without a
+    grade_id are the student's: they run only in the sandboxed worker.
+    """
+    return [(nbgrader_meta(c)["grade_id"], "test" if nbgrader_meta(c).get("grade") else "given", c.source)
+            for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade_id")
+            and nbgrader_meta(c).get("locked") and not nbgrader_meta(c).get("solution")]

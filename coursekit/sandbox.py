@@ -117,6 +117,16 @@ class Sandbox(LoggingConfigurable):
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels start in the Sandbox (nbgrader_config.py: c.Execute.kernel_manager_class)."""
 
+    async def _async_interrupt_kernel(self):
+        # A signal sent to the kernel's process group stops at bubblewrap, so a cell that runs past its time
+        # limit is interrupted by a message on the control channel instead (ipykernel then signals itself).
+        if not self.has_kernel:
+            return await super()._async_interrupt_kernel()
+        self._connect_control_socket()
+        self.session.send(self._control_socket, self.session.msg("interrupt_request", content={}))
+
+    interrupt_kernel = _async_interrupt_kernel
+
     def format_kernel_cmd(self, extra_arguments=None):
         command = super().format_kernel_cmd(extra_arguments)
         cwd = self._launch_args.get("cwd") if isinstance(self._launch_args, dict) else None
