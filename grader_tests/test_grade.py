@@ -54,7 +54,8 @@ def sgd_update(params, grads, learning_rate):
     "exits": ({"softmax": "+\nimport os\nos._exit(1)"}, "softmax"),
     "segfaults": ({"backward": "+\nimport ctypes\nctypes.string_at(0)"}, "backward"),
     "loops": ({"sgd_update": "+" + LOOP_IGNORING_INTERRUPTS}, "sgd_update"),
-    "prints-notebook": ({"sgd_update": "+\nprint(open('backprop.ipynb').read())"}, None),
+    # the sandbox hides the notebook file, but the kernel's input history holds the test cells that ran
+    "prints-notebook": ({"sgd_update": "+\nprint('\\n'.join(In))"}, None),
 }
 BUGGY_CELLS = {"no-relu-mask": {"test_backward_hidden_layer", "test_training"},
                "fixed-learning-rate": {"test_sgd_update", "test_training"}}
@@ -70,10 +71,17 @@ def make_notebook(release_nb, reference, answers):
 
 
 def new_test_course(folder):
-    """A fresh course whose cells may run PER_CELL_TIMEOUT seconds."""
+    """A fresh course whose cells may run PER_CELL_TIMEOUT seconds, graded without the referee.
+
+    These tests check the grading machinery (workers, time limits, kernels that die, the report), whose
+    promise is that cells which ran before a crash keep their points. The referee (test_hostile.py) re-runs
+    every test cell against the submission's code in a separate process; a submission that crashes that
+    process while its cells are defined (an os._exit at the top level of a cell) cannot be confirmed there
+    and loses those cells too, so it is switched off here.
+    """
     course = new_course(folder)
     with open(course / "nbgrader_config.py", "a") as config:
-        config.write(f"\nc.Execute.timeout = {PER_CELL_TIMEOUT}\n")
+        config.write(f"\nc.Execute.timeout = {PER_CELL_TIMEOUT}\nc.Referee.enabled = False\n")
     return course
 
 
@@ -398,6 +406,8 @@ def test_student_option_grades_that_submission_again(class_copy):
 def looping_course(tmp_path_factory, source_nb, release_nb):
     """A course with one submission whose sgd_update cell loops forever and ignores interrupts (not graded)."""
     course = new_course(tmp_path_factory.mktemp("looping") / "course")
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write("\nc.Referee.enabled = False\n")
     submit(course, "loops", make_notebook(release_nb, reference_answers(source_nb),
                                           {"sgd_update": "+" + LOOP_IGNORING_INTERRUPTS}))
     return course
