@@ -72,6 +72,7 @@ class Sandbox(LoggingConfigurable):
         """bubblewrap's arguments: a new root with the system and Python read-only, and small writable tmpfs."""
         args = []
         made = {"/tmp", "/dev/shm"}
+        bound = set()
 
         def parents(path):
             for parent in reversed(Path(path).parents):
@@ -83,21 +84,23 @@ class Sandbox(LoggingConfigurable):
             target = target or source
             parents(target)
             made.add(str(target))
+            bound.add(str(target))
             args.extend(["--ro-bind", str(source), str(target)])
 
-        for system in ["/usr", "/bin", "/lib", "/lib64", "/etc"]:
-            if os.path.exists(system):
-                bind(system)
-        for prefix in sorted({sys.prefix, sys.base_prefix, sysconfig.get_paths()["stdlib"]}):
-            if not any(prefix.startswith(m + "/") or prefix == m for m in made):
-                bind(prefix)
-        bind(LAUNCHER, SANDBOX_LAUNCHER)
-        for source, target in binds.items():
-            bind(source, target)
+        # The in-memory folders first: a later bind below /tmp (a course or a venv there) stays visible.
         args.extend(["--proc", "/proc", "--dev", "/dev"])
         size = str(self.scratch_mb << 20)
         args.extend(["--size", size, "--perms", "1777", "--tmpfs", "/tmp"])
         args.extend(["--size", size, "--perms", "1777", "--tmpfs", "/dev/shm"])
+        for system in ["/usr", "/bin", "/lib", "/lib64", "/etc"]:
+            if os.path.exists(system):
+                bind(system)
+        for prefix in sorted({sys.prefix, sys.base_prefix, sysconfig.get_paths()["stdlib"]}):
+            if not any(prefix.startswith(b + "/") or prefix == b for b in bound):
+                bind(prefix)
+        bind(LAUNCHER, SANDBOX_LAUNCHER)
+        for source, target in binds.items():
+            bind(source, target)
         if cwd:
             cwd = os.path.realpath(cwd)
             parents(cwd)
