@@ -27,7 +27,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, List, Unicode
 
 from . import wire
-from .notebooks import hidden_blocks, nbgrader_meta, solution_ids
+from .notebooks import nbgrader_meta, solution_ids
 from .sandbox import Sandbox
 
 HERE = Path(__file__).resolve().parent

@@ -7,6 +7,8 @@ diagnosis, which the student sees before submitting.
 """
 from functools import partial
 
+from coursekit.demo import BACKWARD_WITHOUT_RELU_MASK
+
 from . import answers
 
 wrong = partial(answers, "wrong")
@@ -152,13 +154,7 @@ def backward(X, Y, params, cache):
 """, loses={"test_backward_output_layer", "test_backward_hidden_layer", "test_training"},
           says="N=4 times too large"),
     wrong("backward_without_relu_mask", "passes the gradient back through the ReLU without the mask z1 > 0",
-          backward="""
-def backward(X, Y, params, cache):
-    grad_logits = (cache["probs"] - Y) / len(X)
-    grad_z1 = grad_logits @ params["W2"].T
-    return {"W1": X.T @ grad_z1, "B1": grad_z1.sum(axis=0),
-            "W2": cache["a1"].T @ grad_logits, "B2": grad_logits.sum(axis=0)}
-""", loses={"test_backward_hidden_layer", "test_training"}, says="is the ReLU mask applied?"),
+          backward=BACKWARD_WITHOUT_RELU_MASK, loses={"test_backward_hidden_layer", "test_training"}, says="is the ReLU mask applied?"),
     wrong("backward_mask_inverted", "the mask on the wrong side of the kink: z1 < 0 instead of z1 > 0",
           backward="""
 def backward(X, Y, params, cache):
