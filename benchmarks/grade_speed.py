@@ -26,11 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from coursekit import ASSIGNMENT, NOTEBOOK
-from coursekit.course import REPO, nbgrader_env, new_course, submit
-from coursekit.gradebook import snapshot
+from support.course import ASSIGNMENT, NOTEBOOK
+from support.course import REPO, new_course, submit
+from coursekit.course.config import nbgrader_env
+from coursekit.course.gradebook import snapshot
 from coursekit.grading import default_workers
-from coursekit.notebooks import build_submission, read, reference_answers
+from coursekit.course.notebooks import build_submission, read, reference_answers
 
 BUGS = {
     "no-relu-mask": {"backward": '''

@@ -1,16 +1,10 @@
 """Shared fixtures: the repo's notebooks, the reference solution's functions, and graded temporary courses."""
-import shutil
 import sys
-from pathlib import Path
 
 import pytest
 
-from coursekit import ASSIGNMENT, NOTEBOOK
-from coursekit.course import REPO, new_course, run_nbgrader, scores, submit
-from coursekit.notebooks import build_submission, cells_by_id, read, reference_answers, test_ids
-
-SOURCE = REPO / "source" / ASSIGNMENT
-RELEASE = REPO / "release" / ASSIGNMENT
+from coursekit.course.notebooks import build_submission, cells_by_id, read, reference_answers, test_ids
+from support.course import NOTEBOOK, RELEASE, SOURCE, graded_course
 sys.path.insert(0, str(SOURCE))  # backprop_checks, as the notebook imports it
 
 
@@ -42,15 +36,6 @@ def reference_namespace(source_nb):
 @pytest.fixture(scope="session")
 def reference(source_nb):
     return reference_namespace(source_nb)
-
-
-def graded_course(folder, submissions):
-    """Autograde submissions (student -> notebook) with nbgrader in a new course folder; return the scores."""
-    course = new_course(folder)
-    for student, nb in submissions.items():
-        submit(course, student, nb)
-    run_nbgrader(course, "autograde", ASSIGNMENT)
-    return course, scores(course)
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,9 @@
 import csv
 import os
 
-from conftest import REPO
-from coursekit import ASSIGNMENT
-from coursekit.course import run_nbgrader
+from support.course import REPO
+from support.course import ASSIGNMENT
+from support.course import run_nbgrader
 
 
 def test_reference_solution_autogrades_to_full_marks(example_course, max_points):
@@ -45,8 +45,8 @@ def snapshot(folder):
 
 
 def test_grading_in_a_temporary_course_leaves_the_repo_untouched(tmp_path, source_nb, release_nb):
-    from conftest import graded_course
-    from coursekit.notebooks import build_submission, reference_answers
+    from support.course import graded_course
+    from coursekit.course.notebooks import build_submission, reference_answers
     before = snapshot(REPO)
     course, _ = graded_course(tmp_path / "course", {"student": build_submission(release_nb, reference_answers(source_nb))})
     run_nbgrader(course, "export")

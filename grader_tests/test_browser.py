@@ -12,12 +12,12 @@ import pytest
 
 from browser import (ERROR_MIME, RUN_SECONDS, JupyterServer, NotebookPage, copy_release, expect,
                      skip_unless_browser, start_chromium)
-from conftest import RELEASE, REPO, graded_course
-from coursekit import ASSIGNMENT, NOTEBOOK
-from coursekit.course import new_course
-from coursekit.lab import formgrader_lab, student_lab
-from coursekit.notebooks import nbgrader_meta, read, reference_answers
-from coursekit.notebooks import test_ids as graded_cells
+from support.course import RELEASE, REPO, graded_course
+from support.course import ASSIGNMENT, NOTEBOOK
+from support.course import new_course
+from coursekit.launchers.lab import formgrader_lab, student_lab
+from coursekit.course.notebooks import nbgrader_meta, read, reference_answers
+from coursekit.course.notebooks import test_ids as graded_cells
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def lab_server(tmp_path_factory):
     """The student's JupyterLab (as make lab starts it) in a temporary student-work/ with the release copied in."""
     skip_unless_browser()
     folder = tmp_path_factory.mktemp("lab")
-    server = JupyterServer(student_lab(REPO, folder / "student-work"), folder / "jupyter")
+    server = JupyterServer(student_lab(REPO, ASSIGNMENT, folder / "student-work"), folder / "jupyter")
     try:
         yield server.wait_ready()
     finally:

@@ -12,7 +12,7 @@ import pytest
 from catalogue import FUNCTIONS, TEST_CELLS, TRAINING, all_entries
 from catalogue.builder import grade, submission
 from catalogue.report import SUMMARY_LINES, differences, summary_line
-from coursekit.notebooks import cells_by_id, reference_answers, solution_ids
+from coursekit.course.notebooks import cells_by_id, reference_answers, solution_ids
 
 ENTRIES = all_entries()
 WRONG = [entry for entry in ENTRIES if entry.kind == "wrong"]

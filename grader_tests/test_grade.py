@@ -20,15 +20,18 @@ import psutil
 import pytest
 from PIL import Image
 
-from conftest import REPO
-from coursekit import ASSIGNMENT, NOTEBOOK
-from coursekit.__main__ import main
-from coursekit.course import generate_assignment, nbgrader_env, new_course, run_nbgrader, submit
-from coursekit.feedback import HideHiddenTests, normalise
-from coursekit.gradebook import snapshot
+from support.course import REPO
+from support.answers import BACKWARD_WITHOUT_RELU_MASK, NO_MASK_LOSES
+from support.course import ASSIGNMENT, NOTEBOOK
+from coursekit.cli import main
+from support.course import new_course, run_nbgrader, submit
+from coursekit.course.assignments import generate_assignment
+from coursekit.course.config import nbgrader_env
+from coursekit.preprocessors.hide_hidden_tests import HideHiddenTests, normalise
+from coursekit.course.gradebook import snapshot
 from coursekit.grading import grade_class
-from coursekit.notebooks import build_submission, hidden_blocks, nbgrader_meta, read, reference_answers
-from coursekit.progress import LineProgress
+from coursekit.course.notebooks import build_submission, hidden_blocks, nbgrader_meta, read, reference_answers
+from coursekit.grading.progress import LineProgress
 
 PER_CELL_TIMEOUT = 6  # nbgrader's Execute.timeout in the test courses: the stuck loop costs this plus 4 s
 LOOP_IGNORING_INTERRUPTS = """
@@ -40,12 +43,7 @@ while True:
 # student -> (answers added to the reference solution, the solution cell where the kernel stops or None)
 SUBMISSIONS = {
     "correct": ({}, None),
-    "no-relu-mask": ({"backward": '''
-def backward(X, Y, params, cache):
-    grad_logits = (cache["probs"] - Y) / len(X)
-    grad_z1 = grad_logits @ params["W2"].T
-    return {"W1": X.T @ grad_z1, "B1": grad_z1.sum(axis=0),
-            "W2": cache["a1"].T @ grad_logits, "B2": grad_logits.sum(axis=0)}'''}, None),
+    "no-relu-mask": ({"backward": BACKWARD_WITHOUT_RELU_MASK}, None),
     "fixed-learning-rate": ({"sgd_update": '''
 def sgd_update(params, grads, learning_rate):
     for name in params:
@@ -57,7 +55,7 @@ def sgd_update(params, grads, learning_rate):
     # the sandbox hides the notebook file, but the kernel's input history holds the test cells that ran
     "prints-notebook": ({"sgd_update": "+\nprint('\\n'.join(In))"}, None),
 }
-BUGGY_CELLS = {"no-relu-mask": {"test_backward_hidden_layer", "test_training"},
+BUGGY_CELLS = {"no-relu-mask": NO_MASK_LOSES,
                "fixed-learning-rate": {"test_sgd_update", "test_training"}}
 NEEDS_ATTENTION = {"exits": "the kernel died in softmax", "segfaults": "the kernel died in backward",
                    "loops": "the kernel did not stop after a cell's time limit in sgd_update",
@@ -480,7 +478,7 @@ def test_grade_help_documents_every_option():
 
 
 def test_a_second_grade_command_on_the_same_course_is_refused(class_course, capsys):
-    from coursekit.grading import State, only_run
+    from coursekit.grading.state import State, only_run
     with only_run(State(class_course[0], ASSIGNMENT)):
         assert main(["--course", str(class_course[0]), "grade"]) == 2
     assert "another grade command is grading this assignment" in capsys.readouterr().err
@@ -523,7 +521,7 @@ def test_grades_on_postgresql_equal_those_on_sqlite(postgres_database, class_cou
     shutil.copy(class_course[0] / "nbgrader_config.py", course / "nbgrader_config.py")
     with open(course / "nbgrader_config.py", "a") as config:
         config.write(f"\nc.CourseDirectory.db_url = {postgres_database!r}\n")
-    generate_assignment(course)
+    generate_assignment(course, ASSIGNMENT)
     for student in students:
         shutil.copytree(class_course[0] / "submitted" / student, course / "submitted" / student)
     process = run_grade(course, "--workers", "2")

@@ -17,7 +17,7 @@ import pytest
 
 from catalogue import TEST_CELLS, TRAINING, all_entries
 from catalogue.report import SUMMARY_LINES
-from coursekit.notebooks import HIDDEN_MARKERS, cells_by_id, hidden_blocks, reference_answers, strip_markers
+from coursekit.course.notebooks import HIDDEN_MARKERS, cells_by_id, hidden_blocks, reference_answers, strip_markers
 
 CORRECT_DRAWS = 500  # for the reference solution and every correct answer
 OTHER_DRAWS = 100  # for every wrong answer and look-alike

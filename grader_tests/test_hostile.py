@@ -13,10 +13,11 @@ import sys
 import pytest
 
 from catalogue.report import SUMMARY_LINES
-from conftest import SOURCE
-from coursekit import ASSIGNMENT
-from coursekit.course import nbgrader_env, new_course, scores
-from coursekit.notebooks import HIDDEN_MARKERS, SOLUTION_MARKERS, hidden_blocks, reference_answers
+from support.course import SOURCE
+from support.course import ASSIGNMENT
+from support.course import new_course, scores
+from coursekit.course.config import nbgrader_env
+from coursekit.course.notebooks import HIDDEN_MARKERS, SOLUTION_MARKERS, hidden_blocks, reference_answers
 from hostile import ANOTHER_STUDENT_MARK, HOSTILE, SECRET_ENV, control_submissions, write_submission
 
 PER_CELL_TIMEOUT = 6

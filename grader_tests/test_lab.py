@@ -4,13 +4,14 @@ import os
 
 import pytest
 
-from conftest import RELEASE, REPO
-from coursekit import ASSIGNMENT, NOTEBOOK, KitError
-from coursekit.lab import STUDENT_LAB_PLUGINS_OFF, formgrader_lab, student_copy, student_lab
+from support.course import RELEASE, REPO
+from coursekit import KitError
+from support.course import ASSIGNMENT, NOTEBOOK
+from coursekit.launchers.lab import STUDENT_LAB_PLUGINS_OFF, formgrader_lab, student_copy, student_lab
 
 
 def test_student_copy_copies_the_release(tmp_path):
-    notebook = student_copy(REPO, tmp_path / "work")
+    notebook = student_copy(REPO, ASSIGNMENT, tmp_path / "work")
     for released in RELEASE.iterdir():
         copied = tmp_path / "work" / ASSIGNMENT / released.name
         assert copied.read_bytes() == released.read_bytes(), f"{copied} differs from {released}"
@@ -18,19 +19,19 @@ def test_student_copy_copies_the_release(tmp_path):
 
 
 def test_student_copy_keeps_the_students_edits(tmp_path):
-    notebook = student_copy(REPO, tmp_path / "work")
+    notebook = student_copy(REPO, ASSIGNMENT, tmp_path / "work")
     notebook.write_text("the student's work")
-    student_copy(REPO, tmp_path / "work")
+    student_copy(REPO, ASSIGNMENT, tmp_path / "work")
     assert notebook.read_text() == "the student's work", "a second make lab overwrote the student's notebook"
 
 
 def test_student_copy_without_a_release_says_to_make_it(tmp_path):
     with pytest.raises(KitError, match="run 'make release'"):
-        student_copy(tmp_path, tmp_path / "work")
+        student_copy(tmp_path, ASSIGNMENT, tmp_path / "work")
 
 
 def test_student_lab_serves_the_copy_on_loopback_and_starts_at_the_notebook(tmp_path):
-    command = student_lab(REPO, tmp_path / "work")
+    command = student_lab(REPO, ASSIGNMENT, tmp_path / "work")
     assert "--ServerApp.ip=127.0.0.1" in command.argv
     assert f"--ServerApp.root_dir={tmp_path / 'work'}" in command.argv
     assert f"--LabApp.default_url=/lab/tree/{ASSIGNMENT}/{NOTEBOOK}" in command.argv
@@ -38,7 +39,7 @@ def test_student_lab_serves_the_copy_on_loopback_and_starts_at_the_notebook(tmp_
 
 
 def test_student_lab_switches_off_nbgraders_instructor_plugins(tmp_path):
-    command = student_lab(REPO, tmp_path / "work")
+    command = student_lab(REPO, ASSIGNMENT, tmp_path / "work")
     config = command.env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0]
     page_config = json.loads((tmp_path / "work" / ".jupyter" / "labconfig" / "page_config.json").read_text())
     assert config == str(tmp_path / "work" / ".jupyter")

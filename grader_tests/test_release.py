@@ -3,10 +3,10 @@ import filecmp
 
 import pytest
 
-from conftest import RELEASE, SOURCE
-from coursekit import ASSIGNMENT, NOTEBOOK
-from coursekit.course import new_course
-from coursekit.notebooks import HIDDEN_MARKERS, SOLUTION_MARKERS, cells_by_id, hidden_blocks, read, reference_answers
+from support.course import RELEASE, SOURCE
+from support.course import ASSIGNMENT, NOTEBOOK
+from support.course import new_course
+from coursekit.course.notebooks import HIDDEN_MARKERS, SOLUTION_MARKERS, cells_by_id, hidden_blocks, read, reference_answers
 
 
 def comparable(nb):

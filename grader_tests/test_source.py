@@ -7,9 +7,9 @@ import pytest
 from nbclient import NotebookClient
 from nbgrader.validator import Validator
 
-from conftest import REPO, SOURCE
-from coursekit import NOTEBOOK
-from coursekit.notebooks import cells_by_id, hidden_blocks, nbgrader_meta, solution_ids
+from support.course import REPO, SOURCE
+from support.course import NOTEBOOK
+from coursekit.course.notebooks import cells_by_id, hidden_blocks, nbgrader_meta, solution_ids
 
 FUNCTIONS = ["relu", "softmax", "backward", "sgd_update"]
 

@@ -7,7 +7,7 @@ diagnosis, which the student sees before submitting.
 """
 from functools import partial
 
-from coursekit.demo import BACKWARD_WITHOUT_RELU_MASK
+from support.answers import BACKWARD_WITHOUT_RELU_MASK
 
 from . import answers
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from coursekit.demo import BACKWARD_WITHOUT_RELU_MASK as BACKWARD_NO_MASK
-from coursekit.notebooks import build_submission, cells_by_id
+from support.answers import BACKWARD_WITHOUT_RELU_MASK as BACKWARD_NO_MASK
+from coursekit.course.notebooks import build_submission, cells_by_id
 
 ALL_CELLS = ("test_relu", "test_softmax", "test_softmax_stable", "test_backward_output_layer",
              "test_backward_hidden_layer", "test_backward_leaves_inputs_unchanged", "test_sgd_update",

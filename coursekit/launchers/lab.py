@@ -10,8 +10,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import ASSIGNMENT, NOTEBOOK, KitError
-from .course import load_config, nbgrader_env
+from ..course.assignments import notebook_path
+from ..course.config import load_config, nbgrader_env
 
 STUDENT_WORK = "student-work"
 FORMGRADER_URL = "/formgrader"
@@ -47,20 +47,18 @@ class LabCommand:
         os.execve(self.argv[0], self.argv, self.env)
 
 
-def student_copy(course, work):
+def student_copy(course, assignment, work):
     """Copy release/<assignment> into work/<assignment>, keeping every file the student already has there.
 
     Returns the path of the student's notebook. A student starts over by deleting that notebook.
     """
-    release = Path(course) / "release" / ASSIGNMENT
-    if not (release / NOTEBOOK).exists():
-        raise KitError(f"{release / NOTEBOOK} is missing: run 'make release' in the course folder first")
-    target = Path(work) / ASSIGNMENT
+    notebook = notebook_path(course, assignment, "release")
+    target = Path(work) / assignment
     target.mkdir(parents=True, exist_ok=True)
-    for source in release.iterdir():
+    for source in notebook.parent.iterdir():
         if source.is_file() and not (target / source.name).exists():
             shutil.copy2(source, target / source.name)
-    return target / NOTEBOOK
+    return target / notebook.name
 
 
 def student_jupyter_config(work):
@@ -87,10 +85,10 @@ def jupyter_lab_argv(root, *args):
     return argv + list(args)
 
 
-def student_lab(course, work=None, jupyter_args=()):
+def student_lab(course, assignment, work=None, jupyter_args=()):
     """The student's JupyterLab: the copy of the release in work, opened at the notebook, with Validate."""
     work = Path(work if work is not None else Path(course) / STUDENT_WORK).resolve()
-    notebook = student_copy(course, work)
+    notebook = student_copy(course, assignment, work)
     env = nbgrader_env()
     config = student_jupyter_config(work)
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(filter(None, [str(config), env.get("JUPYTER_CONFIG_PATH")]))
@@ -100,23 +98,25 @@ def student_lab(course, work=None, jupyter_args=()):
     return LabCommand(jupyter_lab_argv(work, start, *jupyter_args), env, work)
 
 
-def formgrader_lab(course, jupyter_args=()):
-    """The instructor's JupyterLab in the course folder, opening nbgrader's formgrader."""
+def formgrader_lab(course, assignment=None, jupyter_args=()):
+    """The instructor's JupyterLab in the course folder, opening nbgrader's formgrader (at the assignment's
+    submissions when one is given)."""
     course = Path(course).resolve()
     load_config(course)  # a clear error when this is not a course folder
-    argv = jupyter_lab_argv(course, f"--LabApp.default_url={FORMGRADER_URL}", *jupyter_args)
+    url = f"{FORMGRADER_URL}/manage_submissions/{assignment}" if assignment else FORMGRADER_URL
+    argv = jupyter_lab_argv(course, f"--LabApp.default_url={url}", *jupyter_args)
     return LabCommand(argv, nbgrader_env(), course)
 
 
-def open_student_lab(course, work=None, jupyter_args=()):
+def open_student_lab(course, assignment, work=None, jupyter_args=()):
     """Start the student's JupyterLab (does not return)."""
-    command = student_lab(course, work, jupyter_args)
-    print(f"Opening {command.cwd / ASSIGNMENT / NOTEBOOK} in JupyterLab (Ctrl-C stops it).", flush=True)
+    command = student_lab(course, assignment, work, jupyter_args)
+    print(f"Opening {command.cwd / assignment} in JupyterLab (Ctrl-C stops it).", flush=True)
     command.exec()
 
 
-def open_formgrader(course, jupyter_args=()):
+def open_formgrader(course, assignment=None, jupyter_args=()):
     """Start the instructor's JupyterLab at formgrader (does not return)."""
-    command = formgrader_lab(course, jupyter_args)
+    command = formgrader_lab(course, assignment, jupyter_args)
     print(f"Opening formgrader for the course in {command.cwd} (Ctrl-C stops it).", flush=True)
     command.exec()

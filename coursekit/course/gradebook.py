@@ -1,4 +1,4 @@
-"""The course's gradebook through nbgrader's Gradebook API: zero grades with a reason, snapshots, score tables.
+"""The one reader (and, for zero grades, writer) of the course's gradebook, through nbgrader's Gradebook API.
 
 Several grading processes write to one gradebook at once. nbgrader keeps its sessions short (one commit per
 cell); on SQLite a writer that finds the file locked waits for it (``WAIT_FOR_LOCK_MS``) instead of failing
@@ -10,13 +10,12 @@ import warnings
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.coursedir import CourseDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SAWarning
 
-from . import KitError
-from .course import load_config
+from ..errors import KitError
+from .config import course_directory
 
 WAIT_FOR_LOCK_MS = 120_000
 
@@ -26,18 +25,6 @@ def wait_for_sqlite_locks(dbapi_connection, connection_record):
     """Make every SQLite connection of this process wait for a locked gradebook instead of failing."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.execute(f"PRAGMA busy_timeout = {WAIT_FOR_LOCK_MS}")
-
-
-def course_directory(course):
-    """nbgrader's CourseDirectory of the course folder (paths, db_url, course_id from nbgrader_config.py)."""
-    try:
-        config = load_config(course)
-    except KitError:
-        raise
-    except Exception as error:  # a mistake in nbgrader_config.py: say so in one line
-        raise KitError(f"{Path(course) / 'nbgrader_config.py'} could not be loaded ({type(error).__name__}: "
-                       f"{error}): fix it and run the command again") from None
-    return CourseDirectory(config=config)
 
 
 def open_gradebook(course):
@@ -126,3 +113,8 @@ def cell_scores(course, assignment):
             scores[submission.student.id] = {grade.name: grade.score for notebook in submission.notebooks
                                              for grade in notebook.grades if grade.name in max_points}
     return max_points, scores
+
+
+def scores(course, assignment):
+    """student -> {code grade cell: score} for every submission of the assignment in the gradebook."""
+    return cell_scores(course, assignment)[1]

@@ -1,35 +1,28 @@
 """The main job: generate the release, grade a few bundled example submissions in parallel, print the grades.
 
-The examples are graded with the kit's grade command (grading.py: parallel workers, progress) and reported
-with its report command (report.py: grades.csv, summary, charts, feedback), as an instructor grades a class.
+The examples are graded with the kit's grade command (grading/: parallel workers, progress) and reported
+with its report command (report/: grades.csv, summary, charts, feedback), as an instructor grades a class.
 """
 from pathlib import Path
 
-from . import ASSIGNMENT, NOTEBOOK
-from .course import generate_assignment, scores, submit
-from .grading import describe, grade_class
-from .notebooks import build_submission, read, reference_answers, test_ids
-from .report import write_report
-
-# A backward pass that forgets the ReLU mask: the most common bug of this exercise.
-BACKWARD_WITHOUT_RELU_MASK = '''
-def backward(X, Y, params, cache):
-    grad_logits = (cache["probs"] - Y) / len(X)
-    grad_z1 = grad_logits @ params["W2"].T
-    return {"W1": X.T @ grad_z1, "B1": grad_z1.sum(axis=0),
-            "W2": cache["a1"].T @ grad_logits, "B2": grad_logits.sum(axis=0)}
-'''
+from ..course.assignments import generate_assignment, notebook_path
+from ..course.gradebook import scores
+from ..course.notebooks import build_submission, read, reference_answers, solution_ids, test_ids
+from ..course.submissions import submit
+from ..grading import describe, grade_class
+from ..report import write_report
 
 
-def example_submissions(course):
-    """student id -> notebook: the reference solution, the untouched release, and one with a bug."""
-    course = Path(course)
-    release = read(course / "release" / ASSIGNMENT / NOTEBOOK)
-    reference = reference_answers(read(course / "source" / ASSIGNMENT / NOTEBOOK))
+def example_submissions(course, assignment):
+    """student id -> notebook: the reference solution, the untouched release, and one that answered every
+    solution cell but the last (the reference's answers elsewhere)."""
+    release = read(notebook_path(course, assignment, "release"))
+    reference = reference_answers(read(notebook_path(course, assignment)))
+    last = solution_ids(release)[-1]
     return {
         "example-reference": build_submission(release, reference),
         "example-untouched": release,
-        "example-no-relu-mask": build_submission(release, {**reference, "backward": BACKWARD_WITHOUT_RELU_MASK}),
+        f"example-no-{last}": build_submission(release, {k: v for k, v in reference.items() if k != last}),
     }
 
 
@@ -47,24 +40,25 @@ def format_table(course_scores, max_points):
     return "\n".join(lines + ["", "cells (points): " + legend])
 
 
-def run_demo(course):
+def run_demo(course, assignment):
     """Generate the release, grade the examples into autograded/ and feedback/, print grades and report.
 
     Returns the exit status: 1 when an example needs attention, else 0.
     """
     course = Path(course)
-    print(f"generating release/{ASSIGNMENT} from source/{ASSIGNMENT} ...", flush=True)
-    generate_assignment(course)
-    examples = example_submissions(course)
+    print(f"generating release/{assignment} from source/{assignment} ...", flush=True)
+    generate_assignment(course, assignment)
+    examples = example_submissions(course, assignment)
+    notebook = notebook_path(course, assignment).stem
     for student, nb in examples.items():
-        submit(course, student, nb)
+        submit(course, assignment, student, nb, notebook)
     print(f"grading {len(examples)} example submissions in parallel (python -m coursekit grade) ...", flush=True)
-    run = grade_class(course, ASSIGNMENT, students=list(examples))
+    run = grade_class(course, assignment, students=list(examples))
     print(describe(run))
     print("writing grades.csv, reports/ and feedback/ (python -m coursekit report) ...", flush=True)
-    paths, summary, problems = write_report(course, ASSIGNMENT)
-    max_points = test_ids(read(course / "source" / ASSIGNMENT / NOTEBOOK))
-    course_scores = {s: v for s, v in scores(course).items() if s in examples}
+    paths, summary, problems = write_report(course, assignment)
+    max_points = test_ids(read(notebook_path(course, assignment)))
+    course_scores = {s: v for s, v in scores(course, assignment).items() if s in examples}
     print("\n" + format_table(course_scores, max_points) + "\n")
     print(summary)
     print(f"report: {', '.join(str(p.relative_to(course.resolve())) for p in paths)}; feedback in feedback/")

@@ -31,8 +31,8 @@ def cell_name(cell, index):
 class KernelSafeExecute(Execute):
     """nbgrader's Execute, except that a dead or unresponsive kernel ends the run, not the grading.
 
-    Configured like ``Execute`` (``c.Execute.timeout`` applies). The kernel is started by nbclient as
-    usual: this is the place where per-kernel resource limits belong.
+    Configured like ``Execute`` (``c.Execute.timeout`` applies). The kernel is started by nbclient through
+    ``c.Execute.kernel_manager_class``, the sandbox's SandboxedKernelManager, which applies the limits.
     """
 
     max_output_mb = Integer(

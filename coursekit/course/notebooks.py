@@ -5,7 +5,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import KitError
+from ..errors import KitError
 
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
@@ -73,15 +73,6 @@ def build_submission(release_nb, answers):
         raise KitError(f"no solution cell named {', '.join(sorted(unknown))} in the release notebook")
     for grade_id, code in answers.items():
         cells[grade_id].source = code.strip("\n")
-    return nb
-
-
-def clean(nb):
-    """Remove outputs and execution counts in place (notebooks in git carry neither); returns nb."""
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
     return nb
 
 

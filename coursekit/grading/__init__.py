@@ -2,60 +2,36 @@
 
 ``grade_class`` finds the submissions in ``submitted/<student>/<assignment>/``, leaves out those graded
 before whose files (and the assignment's source and nbgrader_config.py) have not changed, and hands the
-rest to worker processes (workers.py), one per core. Every submission ends with a grade in the gradebook:
+rest to worker processes (local.py), one per core. Every submission ends with a grade in the gradebook:
 
 - graded by nbgrader: the scores nbgrader recorded (a dead or stuck kernel costs only the cells it did not
-  run, see execute.py), flagged for attention when the kernel stopped;
+  run, see preprocessors/safe_execute.py), flagged for attention when the kernel stopped;
 - not gradable (no notebook, an unreadable notebook, a worker that could not be stopped after the time
   limit, a worker that died): 0 on every autograded cell through nbgrader's Gradebook API, with the reason.
 
 The outcome of each submission is kept in ``autograded/.coursekit/<assignment>.json`` as soon as it is
-known, so an interrupted run loses nothing and the next run continues where it stopped.
+known (state.py), so an interrupted run loses nothing and the next run continues where it stopped.
 
-Importing nbgrader takes seconds of CPU, so the fork server the workers come from (workers.py) is started
-first and this module imports nbgrader (through gradebook.py) only afterwards: the two imports run side by
+Importing nbgrader takes seconds of CPU, so the fork server the workers come from (local.py) is started
+first and this module imports nbgrader's gradebook only afterwards: the two imports run side by
 side, and the workers are forked ready to grade.
 """
-import fcntl
-import glob
-import hashlib
-import json
 import os
-import re
 import shutil
 import time
 from collections import deque
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from . import KitError
+from ..errors import KitError
+from .local import Worker, close_pool, run_tasks, start_fork_server
 from .progress import default_progress
-from .workers import Worker, close_pool, log_folder, run_tasks, start_fork_server
+from .selection import to_grade
+from .state import Outcome, State, only_run
+from .tasks import Task
 
 DEFAULT_TIME_LIMIT = 300
-STATE_VERSION = 1
-
-
-@dataclass
-class Submission:
-    """A student's folder in submitted/: what to grade and the fingerprint of its files."""
-    student: str
-    folder: Path
-    fingerprint: str
-    missing: list = field(default_factory=list)
-
-
-@dataclass
-class Outcome:
-    """How a submission was graded: its score, and a reason when the instructor should look at it."""
-    student: str
-    fingerprint: str
-    score: float = 0.0
-    max_score: float = 0.0
-    reason: str = None
-    seconds: float = 0.0
 
 
 @dataclass
@@ -69,105 +45,11 @@ class Run:
     logs: Path
 
 
-def files_digest(paths, root):
-    """sha256 over the relative names and the contents of the files."""
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def folder_files(folder):
-    """Every file below folder, checkpoints left out."""
-    return [p for p in Path(folder).rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts]
-
-
-def grading_fingerprint(course, assignment):
-    """What every grade depends on besides the submission: the assignment's source and nbgrader_config.py."""
-    course = Path(course)
-    files = folder_files(course / "source" / assignment) + [course / "nbgrader_config.py"]
-    return files_digest([f for f in files if f.exists()], course)
-
-
-def find_submissions(course, assignment, notebooks):
-    """The submissions of the assignment in submitted/, by student id, with the notebooks they lack."""
-    from .gradebook import course_directory
-    coursedir = course_directory(course)
-    pattern = re.compile(coursedir.format_path(coursedir.submitted_directory, "(?P<student>[^/]+)",
-                                               re.escape(assignment), escape=True) + "$")
-    result = {}
-    for path in sorted(glob.glob(coursedir.format_path(coursedir.submitted_directory, "*", assignment))):
-        match = pattern.match(path)
-        if not match or not os.path.isdir(path):
-            continue
-        folder = Path(path)
-        missing = [f"{name}.ipynb" for name in notebooks if not (folder / f"{name}.ipynb").exists()]
-        result[match["student"]] = Submission(match["student"], folder,
-                                              files_digest(folder_files(folder), folder), missing)
-    return result
-
-
-class State:
-    """The outcome of every submission graded so far, in autograded/.coursekit/<assignment>.json."""
-
-    def __init__(self, course, assignment):
-        from .gradebook import course_directory
-        self.folder = log_folder(course_directory(course))
-        self.path = self.folder / f"{assignment}.json"
-        self.grading = grading_fingerprint(course, assignment)
-        self.load()
-
-    def load(self):
-        """Read the outcomes saved for the same assignment source and configuration (none otherwise)."""
-        self.outcomes = {}
-        try:
-            saved = json.loads(self.path.read_text())
-            if saved.get("version") == STATE_VERSION and saved.get("grading") == self.grading:
-                self.outcomes = {s: Outcome(**o) for s, o in saved.get("students", {}).items()}
-        except (OSError, ValueError, TypeError, AttributeError):
-            pass  # no state, or an unreadable one: every submission is graded again
-
-    def save(self):
-        """Write the state atomically (a crash never leaves half a file)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"version": STATE_VERSION, "grading": self.grading, "students": {
-            s: asdict(o) for s, o in sorted(self.outcomes.items())}}, indent=1))
-        os.replace(temporary, self.path)
-
-    def record(self, outcome):
-        """Keep an outcome and save at once."""
-        self.outcomes[outcome.student] = outcome
-        self.save()
-
-    def forget(self, students):
-        """Drop the outcomes of students about to be graded again, so an interrupted run grades them next time."""
-        for student in students:
-            self.outcomes.pop(student, None)
-        self.save()
-
-
-def to_grade(submissions, state, graded, students, force, autograded_notebook):
-    """The submissions this run grades: asked for, new, changed, or not (fully) in the gradebook."""
-    if students:
-        return [submissions[s] for s in students]
-    if force:
-        return list(submissions.values())
-    todo = []
-    for student, submission in submissions.items():
-        before = state.outcomes.get(student)
-        fresh = (before is not None and before.fingerprint == submission.fingerprint and student in graded
-                 and (before.reason is not None or autograded_notebook(student).exists()))
-        if not fresh:
-            todo.append(submission)
-    return todo
-
-
 class Grader:
     """Grades a list of submissions of one assignment with a pool of workers; records every outcome."""
 
     def __init__(self, course, assignment, notebooks, pool, size, time_limit, progress, grace=None):
-        from .gradebook import course_directory
+        from ..course.config import course_directory
         self.course, self.assignment, self.notebooks = Path(course), assignment, notebooks
         self.coursedir = course_directory(course)
         self.pool, self.size = pool, size
@@ -202,8 +84,8 @@ class Grader:
         """Hand the students' submissions to workers, watch their time, collect their outcomes."""
         self.outcomes = []
         self.start_workers(min(self.size, len(students)))
-        tasks = deque({"kind": "autograde", "assignment": self.assignment, "student": student,
-                       "log_file": str(self.logs / f"{student}.log")} for student in students)
+        tasks = deque(Task("autograde", self.assignment, student, str(self.logs / f"{student}.log"))
+                      for student in students)
         run_tasks(self.pool, tasks, self.check, self.course)
         return self.outcomes
 
@@ -221,7 +103,7 @@ class Grader:
 
     def outcome_of(self, worker):
         """The outcome of the worker's task if it is over, else None; stops it when past the time limit."""
-        student = worker.task["student"]
+        student = worker.task.student
         result = worker.answer()
         if result is not None:
             worker.finish()
@@ -242,20 +124,20 @@ class Grader:
 
     def from_result(self, result, worker):
         """Record a worker's result; a submission nbgrader could not grade gets 0 with the reason."""
-        student, seconds, reason = result["student"], worker.elapsed(), result["reason"]
+        student, seconds, reason = result.student, worker.elapsed(), result.reason
         limit = f"stopped after the {self.time_limit:g} s time limit per submission"
-        if not result["done"]:
+        if not result.done:
             return self.give_zero(student, seconds, f"{limit}: nothing could be graded" if worker.kernels_stopped
                                   else reason)
         if worker.kernels_stopped:
             reason = f"{limit}: cells that had not run score 0"
-        outcome = Outcome(student, self.fingerprints[student], result["score"], result["max_score"], reason,
+        outcome = Outcome(student, self.fingerprints[student], result.score, result.max_score, reason,
                           round(seconds, 2))
         return self.finish(outcome)
 
     def give_zero(self, student, seconds, reason):
         """Record 0 on every autograded cell with the reason; drop a partial autograded notebook and old feedback."""
-        from .gradebook import record_zero
+        from ..course.gradebook import record_zero
         record_zero(self.course, self.assignment, student)
         for notebook in self.notebooks:
             partial = self.autograded_notebook(student, notebook)
@@ -269,7 +151,7 @@ class Grader:
     @cached_property
     def max_score(self):
         """The assignment's maximum score in the gradebook."""
-        from .gradebook import open_gradebook
+        from ..course.gradebook import open_gradebook
         with open_gradebook(self.course) as gb:
             return gb.find_assignment(self.assignment).max_score
 
@@ -279,20 +161,6 @@ class Grader:
         self.progress.done(outcome.student, f"{outcome.score:g}/{outcome.max_score:g} ({outcome.seconds:.1f} s)",
                            outcome.reason)
         return outcome
-
-
-@contextmanager
-def only_run(state):
-    """Hold the course's grading lock for the assignment, or raise KitError if another run holds it."""
-    state.folder.mkdir(parents=True, exist_ok=True)
-    with open(state.path.with_suffix(".lock"), "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise KitError(f"another grade command is grading this assignment in {state.folder.parent.parent}: "
-                           "wait for it to finish") from None
-        state.load()  # as the last run left it
-        yield
 
 
 def default_workers():
@@ -318,7 +186,9 @@ def grade_class(course, assignment, workers=None, time_limit=DEFAULT_TIME_LIMIT,
     start_fork_server()
     pool = []
     try:
-        from .gradebook import course_directory, graded_students, require_assignment
+        from ..course.config import course_directory
+        from ..course.gradebook import graded_students, require_assignment
+        from ..course.submissions import find_submissions
         notebooks = require_assignment(course, assignment)
         submissions = find_submissions(course, assignment, notebooks)
         unknown = sorted(set(students) - set(submissions))

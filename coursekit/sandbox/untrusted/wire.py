@@ -1,8 +1,9 @@
 """The referee's wire format: JSON headers and raw array buffers, never pickle.
 
 Standalone on purpose (standard library and NumPy only): the untrusted worker imports it inside the sandbox.
-Both sides send frames: an 8-byte big-endian length, then the frame. A frame is an 8-byte header length, the
-JSON header, then the raw buffers of the arrays the header names. Only numeric arrays, dicts with string keys,
+Both sides send frames (``frame`` and ``read_frame``, the one place the framing is defined): an 8-byte
+big-endian length, then the body, at most ``MAX_FRAME`` bytes. A body is an 8-byte header length, the JSON
+header, then the raw buffers of the arrays the header names. Only numeric arrays, dicts with string keys,
 lists, tuples, numbers, strings, booleans and None cross; anything else arrives as a named placeholder.
 """
 import json
@@ -11,6 +12,7 @@ import struct
 import numpy as np
 
 NUMERIC_KINDS = "biufc"
+MAX_FRAME = 256 << 20  # the largest message either side accepts: arguments or a function's result
 
 
 def encode(value):
@@ -78,18 +80,50 @@ def decode(structure, buffers):
     return walk(structure)
 
 
+class FrameError(EOFError):
+    """The other side ended, or sent a frame that is too large or malformed."""
+
+
 def pack(header, buffers=()):
-    """One frame (without the outer length) for a JSON header and its buffers."""
+    """The body of a frame for a JSON header and its buffers."""
     text = json.dumps({**header, "__sizes__": [len(b) for b in buffers]}).encode()
     return struct.pack(">Q", len(text)) + text + b"".join(buffers)
 
 
-def unpack(frame):
-    """(header, buffers) of a frame."""
-    (size,) = struct.unpack(">Q", frame[:8])
-    header = json.loads(frame[8:8 + size])
+def unpack(body):
+    """(header, buffers) of a frame's body; FrameError when it is malformed."""
+    try:
+        (size,) = struct.unpack(">Q", body[:8])
+        header = json.loads(body[8:8 + size])
+        sizes = header.pop("__sizes__")
+        if not isinstance(header, dict) or 8 + size + sum(sizes) != len(body) or min(sizes, default=0) < 0:
+            raise ValueError("the sizes do not add up")
+    except (struct.error, ValueError, TypeError, KeyError, AttributeError) as error:
+        raise FrameError(f"malformed frame ({error})") from None
     buffers, offset = [], 8 + size
-    for length in header.pop("__sizes__"):
-        buffers.append(frame[offset:offset + length])
+    for length in sizes:
+        buffers.append(body[offset:offset + length])
         offset += length
     return header, buffers
+
+
+def frame(header, buffers=()):
+    """The bytes to send for a JSON header and its buffers: the length, then the body."""
+    body = pack(header, buffers)
+    if len(body) > MAX_FRAME:
+        raise FrameError(f"a message of {len(body) >> 20} MiB is more than the {MAX_FRAME >> 20} MiB limit")
+    return struct.pack(">Q", len(body)) + body
+
+
+def read_frame(read_exactly):
+    """(header, buffers) of the next frame; read_exactly(n) returns n bytes or raises (EOFError at the end)."""
+    head = read_exactly(8)
+    if len(head) < 8:
+        raise FrameError("the other side ended")
+    (size,) = struct.unpack(">Q", head)
+    if size > MAX_FRAME:
+        raise FrameError(f"a message of more than {MAX_FRAME >> 20} MiB")
+    body = read_exactly(size)
+    if len(body) < size:
+        raise FrameError("the other side ended in the middle of a message")
+    return unpack(body)

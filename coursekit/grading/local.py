@@ -4,17 +4,15 @@ A worker is a long-lived process, forked from a server that imported nbgrader on
 after submission in-process with ``NbGraderAPI.autograde`` or ``NbGraderAPI.generate_feedback``, so a class
 pays nbgrader's start-up once instead of once per student. It runs in its own session (a Ctrl-C in the
 terminal reaches only the parent), writes its output and its kernels' output to a log file, and talks to
-the parent over a pipe: a task dict in (``{"kind": "autograde" or "feedback", "assignment", "student",
-"log_file"}``), a result dict out.
+the parent over a pipe: a ``Task`` in, a ``Result`` out (tasks.py).
 
 This module is the one place where a submission is launched and stopped: ``Worker()`` starts the process,
 the kernel is its child (jupyter_client starts each kernel in a process group of its own), and
-``Worker.stop_kernels`` / ``Worker.kill`` end them. Resource limits for student code belong here.
+``Worker.stop_kernels`` / ``Worker.kill`` end them. The limits on student code are the sandbox's (sandbox/).
 """
 import multiprocessing
 import multiprocessing.forkserver
 import os
-import re
 import signal
 import time
 import traceback
@@ -23,13 +21,12 @@ from pathlib import Path
 
 import psutil
 
-from . import KitError
+from ..errors import KitError
+from .tasks import Result, last_line, run_task
 
-LOCK_RETRIES = 3
 READY = {"ready": True}  # the first message of a worker: it has loaded the course and waits for tasks
 # Imported once by the fork server; each worker is forked from it ready to grade, in a fraction of a second.
-PRELOAD = ["coursekit.workers", "coursekit.gradebook", "coursekit.execute", "coursekit.feedback",
-           "nbgrader.apps.api"]
+PRELOAD = ["coursekit.grading.local", "coursekit.course.gradebook", "coursekit.preprocessors", "nbgrader.apps.api"]
 
 
 def worker_context():
@@ -64,13 +61,13 @@ def worker_main(course, index, conn):
     try:
         from nbgrader.apps.api import NbGraderAPI
 
-        from .gradebook import course_directory  # its import makes SQLite connections wait for locks
+        from ..course.config import course_directory, kit_folder
+        from ..course.gradebook import open_gradebook  # noqa: F401 - its import makes SQLite wait for locks
         api = NbGraderAPI(config=course_directory(course).config)
-        redirect_output(log_folder(api.coursedir) / "logs" / f"worker-{index}.log")
+        redirect_output(kit_folder(api.coursedir) / "logs" / f"worker-{index}.log")
     except Exception as error:
         conn.send({"failed": f"{type(error).__name__}: {error}"})
         return
-    jobs = {"autograde": grade_submission, "feedback": write_feedback}
     conn.send(READY)
     while True:
         try:
@@ -79,87 +76,11 @@ def worker_main(course, index, conn):
             return
         if task is None:
             return
-        task = dict(task)
         try:
-            result = jobs[task.pop("kind")](api, **task)
+            result = run_task(api, task)
         except Exception:  # a bug of ours must not stop the class: report it for this submission
-            result = {"student": task["student"], "done": False,
-                      "reason": "failed: " + last_line(traceback.format_exc())}
+            result = Result(task.student, False, "failed: " + last_line(traceback.format_exc()))
         conn.send(result)
-
-
-def log_folder(coursedir):
-    """Where the grade command keeps its state and logs: autograded/.coursekit/ (ignored by nbgrader's globs)."""
-    return Path(coursedir.root) / coursedir.autograded_directory / ".coursekit"
-
-
-def grade_submission(api, assignment, student, log_file):
-    """Autograde one submission with nbgrader's API; a result dict for the parent.
-
-    The result has ``done`` (nbgrader recorded grades), ``reason`` (why the instructor should look at it,
-    or None), ``score`` and ``max_score``.
-    """
-    for attempt in range(LOCK_RETRIES):
-        result = api.autograde(assignment, student, force=True, create=True)
-        if result["success"] or "database is locked" not in result.get("error", "") + result.get("log", ""):
-            break
-        time.sleep(1 + attempt)
-    from .execute import KERNEL_STOPPED
-    log = result.get("log", "") + result.get("error", "")
-    write_log(log_file, log)
-    outcome = {"student": student, "done": result["success"], "reason": None}
-    if not result["success"]:
-        outcome["reason"] = "could not be graded: " + failure_reason(log)
-        return outcome
-    outcome.update(submission_score(api, assignment, student))
-    stopped = re.findall(re.escape(KERNEL_STOPPED) + r" (\w+) in (\S+)", log)
-    if stopped:
-        ename, cell = stopped[0]
-        what = "did not stop after a cell's time limit" if ename == "KernelUnresponsive" else "died"
-        outcome["reason"] = f"the kernel {what} in {cell}: later cells were not run and score 0"
-    return outcome
-
-
-def write_feedback(api, assignment, student, log_file):
-    """nbgrader's generate_feedback for one student (feedback/<student>/<assignment>/*.html)."""
-    result = api.generate_feedback(assignment, student, force=True)
-    log = result.get("log", "") + result.get("error", "")
-    write_log(log_file, log)
-    return {"student": student, "done": result["success"],
-            "reason": None if result["success"] else "no feedback: " + failure_reason(log)}
-
-
-def write_log(path, text):
-    """Keep nbgrader's log of one task."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(text)
-
-
-def submission_score(api, assignment, student):
-    """{"score", "max_score"} of the student's submission in the gradebook."""
-    from nbgrader.api import Gradebook
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-        submission = gb.find_submission(assignment, student)
-        return {"score": submission.score, "max_score": submission.max_score}
-
-
-def failure_reason(log):
-    """The exception that stopped nbgrader, from its log of a failed run, as 'Name: message'."""
-    block = log.split("There was an error processing assignment: ", 1)[-1]
-    block = re.split(r"^\[\w+\] (?!Traceback)", block, maxsplit=1, flags=re.M)[0]
-    raised = [line.strip() for line in block.splitlines()
-              if re.match(r"\s*[\w.]+(Error|Exception|Exit|Interrupt)\b", line) and "NbGraderException" not in line]
-    if raised:
-        name, _, message = raised[-1].partition(":")
-        return name.rsplit(".", 1)[-1] + (":" + message if message else "")
-    errors = [line.replace("[ERROR]", "").strip() for line in log.splitlines() if "[ERROR]" in line]
-    return errors[0] if errors else last_line(log)
-
-
-def last_line(text):
-    """The last non-empty line of text, or a placeholder."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no message"
 
 
 class Worker:
@@ -179,7 +100,7 @@ class Worker:
         self.ready = False
 
     def submit(self, task):
-        """Send a task (the keyword arguments of grade_submission) to the worker."""
+        """Send a Task to the worker."""
         self.conn.send(task)
         self.task, self.started, self.kernels_stopped = task, time.monotonic(), False
 
@@ -188,10 +109,10 @@ class Worker:
         try:
             while self.conn.poll():
                 message = self.conn.recv()
+                if isinstance(message, Result):
+                    return message
                 if "failed" in message:
                     raise KitError(f"a grading worker could not start: {message['failed']}")
-                if message != READY:
-                    return message
                 self.ready = True
         except (EOFError, OSError):
             pass

@@ -20,7 +20,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, Unicode
 from traitlets.config import LoggingConfigurable
 
-LAUNCHER = Path(__file__).with_name("sandbox_launch.py")
+LAUNCHER = Path(__file__).resolve().parent / "untrusted" / "launch.py"
 SANDBOX_LAUNCHER = "/sandbox/launch.py"
 
 
@@ -42,6 +42,10 @@ class Sandbox(LoggingConfigurable):
     def bwrap_path(self):
         """The bubblewrap executable, or None when it is not installed or switched off."""
         return shutil.which(self.bwrap) if self.bwrap else None
+
+    def isolates_files(self):
+        """Whether commands run in bubblewrap's new root (else only under the OS limits, or bare)."""
+        return self.enabled and self.bwrap_path() is not None
 
     def launcher_args(self, launcher, private=(), silence=False):
         """The limit-setting launcher and its arguments, to put before the command."""

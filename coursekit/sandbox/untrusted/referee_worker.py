@@ -14,8 +14,6 @@ import numpy as np
 
 import wire
 
-MAX_FRAME = 512 << 20
-
 
 class _NoShell:
     """get_ipython() outside IPython: magics and shell calls do nothing."""
@@ -24,19 +22,8 @@ class _NoShell:
         return lambda *args, **kwargs: None
 
 
-def read_frame(stream):
-    head = stream.read(8)
-    if len(head) < 8:
-        raise EOFError
-    (size,) = struct.unpack(">Q", head)
-    if size > MAX_FRAME:
-        raise EOFError
-    return wire.unpack(stream.read(size))
-
-
 def write_frame(stream, header, buffers=()):
-    frame = wire.pack(header, buffers)
-    stream.write(struct.pack(">Q", len(frame)) + frame)
+    stream.write(wire.frame(header, buffers))
     stream.flush()
 
 
@@ -99,18 +86,21 @@ def main():
     os.dup2(2, 1)
     os.environ.setdefault("MPLBACKEND", "Agg")
     sys.path.insert(0, os.getcwd())  # the notebook's folder, as in a kernel (backprop_checks)
-    header, buffers = read_frame(protocol_in)
+    header, buffers = wire.read_frame(protocol_in.read)
     guard = Guard([builtins, np, np.linalg, np.random, json, struct, os, wire])
     namespace = run_cells(header["cells"], guard)
     write_frame(protocol_out, {"ready": True})
     while True:
         try:
-            header, buffers = read_frame(protocol_in)
+            header, buffers = wire.read_frame(protocol_in.read)
         except EOFError:
             return
         args = wire.decode(header["args"], buffers)
         reply, out_buffers = call(namespace, header["call"], args, guard)
-        write_frame(protocol_out, reply, out_buffers)
+        try:
+            write_frame(protocol_out, reply, out_buffers)
+        except wire.FrameError as error:  # a result too large to send: the call fails, the worker goes on
+            write_frame(protocol_out, {"ok": False, "error": f"ResultTooLarge: {error}", "value": None})
 
 
 if __name__ == "__main__":

@@ -1,0 +1,201 @@
+"""Command line of the course kit: ``python -m coursekit COMMAND [ASSIGNMENT] [options]``.
+
+Commands (ASSIGNMENT is a folder of source/; it may be left out when the course has only one):
+  release   regenerate release/ASSIGNMENT (every assignment when none is named) with nbgrader generate_assignment
+  grade     autograde every submission of an assignment in parallel, print the class summary
+  report    write grades.csv, the class report (tables, summary, charts) and every student's feedback
+  demo      generate the release, grade example submissions (reference, untouched, partial), report, print
+  lab       open the student version (a copy in student-work/) in JupyterLab, with nbgrader's Validate
+  formgrader  open nbgrader's formgrader, the instructor's view of the course, in JupyterLab
+
+Exit status: 0 when all went well, 1 when some submissions need attention (they are listed), 2 when the
+command could not run (the one-line error says what to do).
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import KitError
+
+GRADE_HELP = """\
+Autograde every submission in submitted/<student>/ASSIGNMENT/ with nbgrader's own autograde, several at a
+time (one worker process per core), into the gradebook and autograded/, then print the class summary.
+Write grades.csv, the charts and the students' feedback afterwards with the report command.
+
+Every submission gets a grade in the gradebook. One whose kernel dies or hangs keeps the points of the cells
+that ran before; one that cannot be graded at all (no notebook, an unreadable notebook, past the time limit)
+gets 0. Both are listed at the end with the reason, and the exit status is then 1.
+
+Running it again grades only new or changed submissions (and all of them when the assignment's source or
+nbgrader_config.py changed); --student and --force grade again on purpose. Progress: a bar with ETA on a
+terminal, one line per submission otherwise. Logs: autograded/.coursekit/logs/ASSIGNMENT/.
+"""
+
+
+REPORT_HELP = """\
+Write, from the gradebook as it is now (so run it again after manual grading):
+  grades.csv                          nbgrader's CSV export of the gradebook
+  reports/ASSIGNMENT/scores.csv       one row per student: each test cell's score, the total, and why the
+                                      submission needs attention, if it does
+  reports/ASSIGNMENT/summary.md       mean and median score, the share of students passing each test cell
+  reports/ASSIGNMENT/*.png            a score histogram and a pass-rate chart per test cell
+  feedback/<student>/ASSIGNMENT/      each student's feedback (HTML, nbgrader's generate_feedback), in which
+                                      hidden test code is never shown: a failing hidden check shows its
+                                      name and message only
+"""
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def positive_float(text):
+    """argparse type: a number > 0."""
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def add_assignment(parser):
+    """The optional ASSIGNMENT argument (resolved by pick_assignment)."""
+    parser.add_argument("assignment", nargs="?", help="the assignment, a folder of source/ (default: the course's "
+                                                      "only assignment)")
+
+
+def pick_assignment(course, name):
+    """The assignment the command works on: name, or the course's only one; KitError when that is unclear."""
+    from .course.assignments import assignments
+    known = assignments(course)
+    if name is None:
+        if len(known) == 1:
+            return known[0]
+        raise KitError(f"name the assignment: {', '.join(known)} are in {course}/source/" if known else
+                       f"{course}/source/ holds no assignment: run this in the course folder or pass --course")
+    if name not in known:
+        raise KitError(f"no assignment {name!r} in {course}/source/ (there: {', '.join(known) or 'none'}): "
+                       "check the name")
+    return name
+
+
+def build_parser():
+    """The argument parser with its subcommands."""
+    from .grading import DEFAULT_TIME_LIMIT, default_workers
+    parser = argparse.ArgumentParser(prog="python -m coursekit", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="Run 'python -m coursekit COMMAND --help' for a command's options.\n\n"
+                                            + __doc__.split("\n\n", 2)[2])
+    parser.add_argument("--course", type=Path, default=Path.cwd(),
+                        help="the course folder, with source/ and nbgrader_config.py (default: the current folder)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    release = commands.add_parser("release", help="regenerate release/ from source/ (nbgrader generate_assignment)")
+    release.add_argument("assignment", nargs="?", help="the assignment (default: every assignment of source/)")
+    grade = commands.add_parser("grade", help="autograde all submissions in parallel and print the class summary",
+                                description=GRADE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_assignment(grade)
+    grade.add_argument("--workers", type=positive_int, default=None,
+                       help=f"submissions graded at once (default: one per core, here {default_workers()})")
+    grade.add_argument("--timeout", type=positive_float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
+                       help="wall-clock limit for one submission; its kernel is then stopped and the cells that "
+                            f"had not run score 0 (default: {DEFAULT_TIME_LIMIT}). nbgrader's per-cell limit is "
+                            "c.Execute.timeout in nbgrader_config.py")
+    grade.add_argument("--student", action="append", default=[], metavar="ID",
+                       help="grade this student's submission even if unchanged (repeat for several); "
+                            "the others are left as they are")
+    grade.add_argument("--force", action="store_true", help="grade every submission again")
+    report = commands.add_parser("report", help="write grades.csv, reports/ASSIGNMENT/ and every student's feedback",
+                                 description=REPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_assignment(report)
+    report.add_argument("--workers", type=positive_int, default=None,
+                        help=f"feedback files written at once (default: one per core, here {default_workers()})")
+    report.add_argument("--no-feedback", dest="feedback", action="store_false",
+                        help="write only grades.csv and reports/ASSIGNMENT/, not feedback/")
+    add_assignment(commands.add_parser("demo", help="generate the release, grade example submissions, print the grades"))
+    lab = commands.add_parser("lab", help="open the student version (a copy in student-work/) in JupyterLab")
+    add_assignment(lab)
+    lab.add_argument("--work", type=Path, help="the student's folder (default: student-work/ of the course)")
+    lab.add_argument("jupyter_args", nargs="*", help="options for jupyter lab after --, e.g. -- --port 9000")
+    formgrader = commands.add_parser("formgrader", help="open nbgrader's formgrader for the course in JupyterLab")
+    formgrader.add_argument("assignment", nargs="?", help="open at this assignment's submissions (default: the "
+                                                          "course's overview)")
+    formgrader.add_argument("jupyter_args", nargs="*", help="options for jupyter lab after --, e.g. -- --no-browser")
+    return parser
+
+
+def run_grade(args):
+    """The grade command: grade, list what needs attention, print the class summary; the exit status."""
+    from .grading import describe, grade_class
+    from .report.summary import class_summary, summary_text
+    run = grade_class(args.course, args.assignment, workers=args.workers, time_limit=args.timeout,
+                      students=args.student, force=args.force)
+    print(describe(run) or "nothing to grade")
+    print("\n" + summary_text(class_summary(args.course, args.assignment), args.assignment, attention=False))
+    print(f"next: python -m coursekit report {args.assignment} (make report) writes grades.csv, the charts and "
+          "the feedback")
+    return 1 if run.attention else 0
+
+
+def run_report(args):
+    """The report command: write the report and the feedback, print where; the exit status."""
+    from .report import write_report
+    paths, text, problems = write_report(args.course, args.assignment, feedback=args.feedback,
+                                         workers=args.workers)
+    print(text)
+    print(f"report: {', '.join(str(p.relative_to(args.course)) for p in paths)}")
+    if args.feedback:
+        print(f"feedback: {Path(args.course, 'feedback').relative_to(args.course)}/<student>/{args.assignment}/")
+    for student, problem in problems.items():
+        print(f"  {student}: {problem}")
+    return 1 if problems else 0
+
+
+def run_release(args):
+    """The release command: nbgrader generate_assignment for the assignment, or for every one."""
+    from .course.assignments import assignments, generate_assignment  # nbgrader is imported only when needed
+    names = [pick_assignment(args.course, args.assignment)] if args.assignment else assignments(args.course)
+    if not names:
+        raise KitError(f"{args.course}/source/ holds no assignment: run this in the course folder or pass --course")
+    for name in names:
+        generate_assignment(args.course, name)
+        print(f"release/{name} regenerated from source/{name} in {args.course}")
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    args.course = args.course.resolve()
+    try:
+        if args.command == "release":
+            return run_release(args)
+        if args.command == "formgrader":
+            from .launchers.lab import open_formgrader
+            open_formgrader(args.course, args.assignment and pick_assignment(args.course, args.assignment),
+                            args.jupyter_args)
+            return 0
+        args.assignment = pick_assignment(args.course, args.assignment)
+        if args.command == "grade":
+            return run_grade(args)
+        elif args.command == "report":
+            return run_report(args)
+        elif args.command == "demo":
+            from .launchers.demo import run_demo
+            return run_demo(args.course, args.assignment)
+        elif args.command == "lab":
+            from .launchers.lab import open_student_lab
+            open_student_lab(args.course, args.assignment, args.work, args.jupyter_args)
+    except KitError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the submissions graded so far are recorded; run the command again to go on",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""A course folder as nbgrader lays it out: config, assignments, submissions, notebooks, gradebook."""

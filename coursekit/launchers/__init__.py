@@ -1,0 +1,1 @@
+"""What a person opens: JupyterLab for students (lab.py) and instructors, and the demo (demo.py)."""
