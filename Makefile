@@ -5,6 +5,7 @@
 #   make lab         the student version (a copy of release/ in student-work/), with nbgrader's Validate
 #   make formgrader  nbgrader's formgrader, the instructor's view of this course
 PYTHON ?= python3
+ASSIGNMENT ?= backprop
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
@@ -12,16 +13,16 @@ export PATH := $(BIN):$(PATH)
 .PHONY: demo test release lab formgrader setup clean
 
 demo: setup
-	$(BIN)/python -m coursekit demo
+	$(BIN)/python -m coursekit demo $(ASSIGNMENT)
 
 test: setup
 	$(BIN)/python -m pytest
 
 release: setup
-	$(BIN)/python -m coursekit release
+	$(BIN)/python -m coursekit release $(RELEASE_ASSIGNMENT)
 
 lab: setup
-	$(BIN)/python -m coursekit lab -- $(JUPYTER_ARGS)
+	$(BIN)/python -m coursekit lab $(ASSIGNMENT) -- $(JUPYTER_ARGS)
 
 formgrader: setup
 	$(BIN)/python -m coursekit formgrader -- $(JUPYTER_ARGS)
@@ -38,14 +39,15 @@ clean:
 	rm -rf $(VENV) submitted/ feedback/ gradebook.db
 	find autograded -mindepth 1 ! -name README.md -exec rm -rf {} +
 
+# Every command works on one assignment, a folder of source/: ASSIGNMENT (default backprop) picks it, e.g.
+# make grade ASSIGNMENT=week2; make release regenerates every assignment (RELEASE_ASSIGNMENT=week2: just one).
 # Grading a class (python -m coursekit grade --help, python -m coursekit report --help):
-#   make grade                 autograde submitted/*/backprop in parallel, print the class summary
+#   make grade                 autograde submitted/*/$(ASSIGNMENT) in parallel, print the class summary
 #   make grade WORKERS=4 GRADE_ARGS="--student alice --timeout 600"
 #   make report                grades.csv, reports/backprop/ (tables, summary, charts) and feedback/
 #   make benchmark             stock serial nbgrader autograde against make grade, on generated submissions
 .PHONY: grade report benchmark
 COURSE ?= .
-ASSIGNMENT ?= backprop
 
 grade: setup
 	$(BIN)/python -m coursekit --course $(COURSE) grade $(ASSIGNMENT) $(if $(WORKERS),--workers $(WORKERS)) $(GRADE_ARGS)
