@@ -491,28 +491,33 @@ def test_a_broken_nbgrader_config_is_a_one_line_error(tmp_path, capsys):
     assert error.count("\n") == 1 and "nbgrader_config.py could not be loaded" in error, error
 
 
-# ---------------------------------------------------------------- PostgreSQL (when a server is given)
-
-POSTGRES_URL = os.environ.get("COURSEKIT_TEST_POSTGRES_URL")
+# ---------------------------------------------------------------- PostgreSQL (a real server, started by the test)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")  # module scope: set up (or skipped) before the class is graded
 def postgres_database():
-    """The URL of a new, empty PostgreSQL database on the server of COURSEKIT_TEST_POSTGRES_URL; dropped after."""
+    """The URL of a new, empty PostgreSQL database, dropped after: on the server that COURSEKIT_TEST_POSTGRES_URL
+    names if it is set, else on one started for the test (support/postgres.py, which skips the test only when the
+    server binaries are missing) and stopped after."""
+    from contextlib import nullcontext
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
-    name = f"coursekit_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    from support.postgres import postgres_server
+    given = os.environ.get("COURSEKIT_TEST_POSTGRES_URL")
+    with nullcontext(given) if given else postgres_server() as server:
+        name = f"coursekit_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(server).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            admin.dispose()
 
 
-@pytest.mark.skipif(not POSTGRES_URL, reason="set COURSEKIT_TEST_POSTGRES_URL to a PostgreSQL server URL whose user "
-                                             "may create databases to grade on PostgreSQL too")
+@pytest.mark.slow
 def test_grades_on_postgresql_equal_those_on_sqlite(postgres_database, class_course, class_grades, tmp_path):
     """Grading in parallel on PostgreSQL records what grading on SQLite recorded."""
     students = ["correct", "untouched", "no-relu-mask", "exits", "segfaults", "missing", "broken"]
