@@ -118,3 +118,101 @@ def cell_scores(course, assignment):
 def scores(course, assignment):
     """student -> {code grade cell: score} for every submission of the assignment in the gradebook."""
     return cell_scores(course, assignment)[1]
+
+
+def assignment_definition(course, assignment):
+    """The assignment as the gradebook defines it (what generate_assignment recorded), as plain data.
+
+    {"duedate": ISO text or None, "notebooks": {notebook: {"grade_cells": [{name, max_score, cell_type}],
+    "solution_cells": [{name}], "task_cells": [{name, max_score, cell_type}], "source_cells": [{name,
+    cell_type, locked, source, checksum}]}}}: enough to build the same assignment in another gradebook.
+    """
+    with open_gradebook(course) as gb:
+        try:
+            found = gb.find_assignment(assignment)
+        except MissingEntry:
+            raise KitError(f"assignment {assignment!r} is not in the gradebook of {Path(course).resolve()}: "
+                           f"run 'make release' (nbgrader generate_assignment {assignment}) first") from None
+        notebooks = {}
+        for notebook in found.notebooks:
+            notebooks[notebook.name] = {
+                "grade_cells": [{"name": c.name, "max_score": c.max_score, "cell_type": c.cell_type}
+                                for c in notebook.grade_cells],
+                "solution_cells": [{"name": c.name} for c in notebook.solution_cells],
+                "task_cells": [{"name": c.name, "max_score": c.max_score, "cell_type": c.cell_type}
+                               for c in notebook.task_cells],
+                "source_cells": [{"name": c.name, "cell_type": c.cell_type, "locked": c.locked, "source": c.source,
+                                  "checksum": c.checksum} for c in notebook.source_cells]}
+        return {"duedate": found.duedate.isoformat() if found.duedate else None, "notebooks": notebooks}
+
+
+def create_assignment(course, assignment, definition):
+    """Record the assignment of assignment_definition() in the course's (empty) gradebook."""
+    from datetime import datetime
+    duedate = datetime.fromisoformat(definition["duedate"]) if definition["duedate"] else None
+    with open_gradebook(course) as gb:
+        gb.update_or_create_assignment(assignment, duedate=duedate)
+        for name, cells in definition["notebooks"].items():
+            gb.add_notebook(name, assignment)
+            for cell in cells["grade_cells"]:
+                gb.add_grade_cell(cell["name"], name, assignment, max_score=cell["max_score"],
+                                  cell_type=cell["cell_type"])
+            for cell in cells["solution_cells"]:
+                gb.add_solution_cell(cell["name"], name, assignment)
+            for cell in cells["task_cells"]:
+                gb.add_task_cell(cell["name"], name, assignment, max_score=cell["max_score"],
+                                 cell_type=cell["cell_type"])
+            for cell in cells["source_cells"]:
+                gb.add_source_cell(cell["name"], name, assignment, cell_type=cell["cell_type"],
+                                   locked=cell["locked"], source=cell["source"], checksum=cell["checksum"])
+
+
+GRADE_FIELDS = ("auto_score", "manual_score", "extra_credit", "needs_manual_grade")
+COMMENT_FIELDS = ("auto_comment", "manual_comment")
+
+
+def submission_record(course, assignment, student):
+    """What the gradebook holds of one submission, as plain data, or None when it has none.
+
+    {"timestamp": ISO text or None, "notebooks": {notebook: {"late_penalty", "grades": {cell: {GRADE_FIELDS}},
+    "comments": {cell: {COMMENT_FIELDS}}}}}.
+    """
+    with open_gradebook(course) as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return None
+        return {"timestamp": submission.timestamp.isoformat() if submission.timestamp else None,
+                "notebooks": {notebook.name: {
+                    "late_penalty": notebook.late_submission_penalty,
+                    "grades": {g.name: {f: getattr(g, f) for f in GRADE_FIELDS} for g in notebook.grades},
+                    "comments": {c.name: {f: getattr(c, f) for f in COMMENT_FIELDS} for c in notebook.comments}}
+                    for notebook in submission.notebooks}}
+
+
+def write_submission_record(course, assignment, student, record, fields=GRADE_FIELDS + COMMENT_FIELDS,
+                            late_penalty=True):
+    """Set the fields of record (from submission_record) on the student's submission, creating it if needed.
+
+    The instructor's side of remote grading writes what a worker's autograde recorded this way (the automatic
+    fields, the late penalty and the timestamp); the worker first writes the instructor's manual fields into
+    its own gradebook, so that autograde sees what it would have seen here.
+    """
+    from datetime import datetime
+    with open_gradebook(course) as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission warns about its own autoflush
+        gb.update_or_create_student(student)
+        extra = {"timestamp": datetime.fromisoformat(record["timestamp"])} if record.get("timestamp") else {}
+        submission = gb.update_or_create_submission(assignment, student, **extra)
+        for notebook in submission.notebooks:
+            saved = record["notebooks"].get(notebook.name)
+            if saved is None:
+                continue
+            if late_penalty:
+                notebook.late_submission_penalty = saved["late_penalty"]
+            for items, kind in ((notebook.grades, "grades"), (notebook.comments, "comments")):
+                for item in items:
+                    for field, value in saved[kind].get(item.name, {}).items():
+                        if field in fields:
+                            setattr(item, field, value)
+        gb.db.commit()
