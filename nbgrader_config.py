@@ -34,8 +34,12 @@ c.Sandbox.file_size_mb = 64    # largest file the kernel may write
 c.Sandbox.scratch_mb = 256     # its working folder and /tmp are in-memory file systems of this size
 c.Sandbox.cpu_seconds = 900    # CPU time of one kernel
 
-# Deleted test cells come back from the gradebook (nbgrader restores only the cells it knows were locked).
-c.OverwriteCells.add_missing_cells = True
+# Off: coursekit's RebuildFromSource (coursekit/preprocessors/rebuild.py, put in place by install(c)) rebuilds
+# every submitted notebook from the instructor's cells, so deleted, copied and moved cells are repaired before
+# OverwriteCells runs. nbgrader 0.9.6's own repair crashes on exactly these notebooks (KeyError 'grade_id' in
+# add_missing_task_cells after a copied cell, KeyError '<given cell>' in add_missing_grade_cells after two
+# deleted test cells) and gives an honest student 0.
+c.OverwriteCells.add_missing_cells = False
 
 # Given cells that only show results (plots, a by-hand example): the referee's sandboxed worker skips them.
 c.Referee.skip_cells = ["plots", "run_training", "try_by_hand", "try_learning_rate"]

@@ -6,6 +6,8 @@ rest to worker processes (local.py), one per core. Every submission ends with a 
 
 - graded by nbgrader: the scores nbgrader recorded (a dead or stuck kernel costs only the cells it did not
   run, see preprocessors/safe_execute.py), flagged for attention when the kernel stopped;
+- a notebook submitted under another name (``backprop (1).ipynb``): graded as the expected one when the folder
+  lacks it (course/submissions.py says which file), with the reason "graded backprop (1).ipynb as backprop.ipynb";
 - not gradable (no notebook, an unreadable notebook, a worker that could not be stopped after the time
   limit, a worker that died): 0 on every autograded cell through nbgrader's Gradebook API, with the reason.
 
@@ -21,7 +23,7 @@ import shutil
 import time
 from collections import deque
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from ..errors import KitError
@@ -67,6 +69,7 @@ class Grader:
     def run(self, submissions):
         """Grade the submissions; return their outcomes in the order they finished."""
         self.fingerprints = {s.student: s.fingerprint for s in submissions}
+        self.renamed = {s.student: s.renamed for s in submissions}
         self.state.forget(self.fingerprints)
         outcomes = []
         self.progress.start(len(submissions))
@@ -84,7 +87,8 @@ class Grader:
         """Hand the students' submissions to workers, watch their time, collect their outcomes."""
         self.outcomes = []
         self.start_workers(min(self.size, len(students)))
-        tasks = deque(Task("autograde", self.assignment, student, str(self.logs / f"{student}.log"))
+        tasks = deque(Task("autograde", self.assignment, student, str(self.logs / f"{student}.log"),
+                           tuple(sorted(self.renamed.get(student, {}).items())))
                       for student in students)
         run_tasks(self.pool, tasks, self.check, self.course)
         return self.outcomes
@@ -163,6 +167,16 @@ class Grader:
         return outcome
 
 
+def gradebook_grade_ids(course, assignment):
+    """A function: notebook name -> the grade_ids of its cells in the gradebook (to recognise a renamed one)."""
+    @lru_cache(maxsize=None)
+    def grade_ids(notebook):
+        from ..course.gradebook import open_gradebook
+        with open_gradebook(course) as gb:
+            return {cell.name for cell in gb.find_notebook(notebook, assignment).source_cells}
+    return grade_ids
+
+
 def default_workers():
     """One worker per core this process may use."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -190,7 +204,7 @@ def grade_class(course, assignment, workers=None, time_limit=DEFAULT_TIME_LIMIT,
         from ..course.gradebook import graded_students, require_assignment
         from ..course.submissions import find_submissions
         notebooks = require_assignment(course, assignment)
-        submissions = find_submissions(course, assignment, notebooks)
+        submissions = find_submissions(course, assignment, notebooks, gradebook_grade_ids(course, assignment))
         unknown = sorted(set(students) - set(submissions))
         if unknown:
             raise KitError(f"no submission of {assignment} for {', '.join(unknown)} in "

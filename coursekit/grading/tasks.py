@@ -3,12 +3,20 @@
 ``Task`` goes to a worker, ``Result`` comes back: typed records, the only things that cross the worker pipe.
 The work itself is nbgrader's own API (``NbGraderAPI.autograde`` / ``generate_feedback``) with the course's
 preprocessors; this module reads nbgrader's log for the reason when a submission needs the instructor.
+
+A notebook submitted under another name (``Task.renamed``, found by course/submissions.py) is graded from a copy
+of the submission folder in which it has the expected name (``staged``): nbgrader reads only
+``<notebook>.ipynb``, and the student's files in submitted/ are never modified.
 """
+import os
 import re
+import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..preprocessors.rebuild import REPAIRED
 from ..preprocessors.safe_execute import KERNEL_STOPPED
 
 LOCK_RETRIES = 3
@@ -21,6 +29,7 @@ class Task:
     assignment: str
     student: str
     log_file: str
+    renamed: tuple = ()  # (notebook name, file name in the submission folder graded as <notebook name>.ipynb)
 
 
 @dataclass(frozen=True)
@@ -42,16 +51,54 @@ def run_task(api, task):
 
 def grade_submission(api, task):
     """Autograde one submission with nbgrader's API (retried while SQLite reports a lock)."""
-    for attempt in range(LOCK_RETRIES):
-        result = api.autograde(task.assignment, task.student, force=True, create=True)
-        if result["success"] or "database is locked" not in result.get("error", "") + result.get("log", ""):
-            break
-        time.sleep(1 + attempt)
+    with staged(api, task):
+        for attempt in range(LOCK_RETRIES):
+            result = api.autograde(task.assignment, task.student, force=True, create=True)
+            if result["success"] or "database is locked" not in result.get("error", "") + result.get("log", ""):
+                break
+            time.sleep(1 + attempt)
     log = result.get("log", "") + result.get("error", "")
     write_log(task.log_file, log)
+    renamed = "; ".join(f"graded {found} as {name}.ipynb" for name, found in task.renamed) or None
     if not result["success"]:
-        return Result(task.student, False, "could not be graded: " + failure_reason(log))
-    return Result(task.student, True, kernel_stop_reason(log), **submission_score(api, task.assignment, task.student))
+        return Result(task.student, False, "; ".join(filter(None, [
+            "could not be graded: " + failure_reason(log), renamed])))
+    reason = "; ".join(filter(None, [renamed, kernel_stop_reason(log), repair_reason(log)])) or None
+    return Result(task.student, True, reason, **submission_score(api, task.assignment, task.student))
+
+
+@contextmanager
+def staged(api, task):
+    """While grading a submission whose notebook has another name, nbgrader's submitted/ is a copy of the
+    submission folder (in autograded/.coursekit/staged/) in which the notebook has the expected name."""
+    if not task.renamed:
+        yield
+        return
+    from nbgrader.utils import temp_attrs
+
+    from ..course.config import kit_folder
+    coursedir = api.coursedir
+    staging = kit_folder(coursedir) / "staged"
+    original = Path(coursedir.format_path(coursedir.submitted_directory, task.student, task.assignment))
+    relative = os.path.relpath(staging, coursedir.root)
+    with temp_attrs(coursedir, submitted_directory=relative):
+        copy = Path(coursedir.format_path(coursedir.submitted_directory, task.student, task.assignment))
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(original, copy, symlinks=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        try:
+            for name, found in task.renamed:
+                (copy / found).rename(copy / f"{name}.ipynb")
+            yield
+        finally:
+            shutil.rmtree(copy, ignore_errors=True)
+
+
+def repair_reason(log):
+    """What RebuildFromSource repaired in the notebook, from its tag lines in nbgrader's log, or None."""
+    notes = re.findall(re.escape(REPAIRED) + r" ([^:\n]+): (.+)$", log, flags=re.M)
+    if not notes:
+        return None
+    return "notebook repaired: " + "; ".join(dict.fromkeys(note.strip() for _, note in notes))
 
 
 def kernel_stop_reason(log):
