@@ -57,3 +57,18 @@ report: setup
 
 benchmark: setup
 	$(BIN)/python benchmarks/grade_speed.py $(BENCHMARK_ARGS)
+
+# Students and LMS courses (README: Students; Canvas and Moodle):
+#   make handout               handout/$(ASSIGNMENT).zip: the release, its checks, a student README, requirements.txt
+#   make collect LMS=canvas ZIP=submissions.zip ROSTER=gradebook.csv
+#                              an LMS's "download all submissions" zip -> submitted/<student>/$(ASSIGNMENT)/
+#   make report REPORT_ARGS="--lms canvas --roster gradebook.csv"   also reports/$(ASSIGNMENT)/canvas_grades.csv
+.PHONY: handout collect
+
+handout: setup
+	$(BIN)/python -m coursekit --course $(COURSE) handout $(ASSIGNMENT)
+
+collect: setup
+	@test -n "$(LMS)" -a -n "$(ZIP)" -a -n "$(ROSTER)" \
+		|| { echo "usage: make collect LMS=canvas|moodle ZIP=submissions.zip ROSTER=gradebook.csv" >&2; exit 2; }
+	$(BIN)/python -m coursekit --course $(COURSE) collect $(ASSIGNMENT) $(abspath $(ZIP)) --lms $(LMS) --roster $(abspath $(ROSTER))

@@ -4,6 +4,9 @@ Commands (ASSIGNMENT is a folder of source/; it may be left out when the course 
   release   regenerate release/ASSIGNMENT (every assignment when none is named) with nbgrader generate_assignment
   grade     autograde every submission of an assignment in parallel, print the class summary
   report    write grades.csv, the class report (tables, summary, charts) and every student's feedback
+            (with --lms and --roster also the grade file the LMS imports)
+  handout   write handout/ASSIGNMENT.zip for students: the release, its checks, a README, requirements.txt
+  collect   turn a Canvas or Moodle "download all submissions" zip into submitted/<student>/ASSIGNMENT/
   demo      generate the release, grade example submissions (reference, untouched, partial), report, print
   lab       open the student version (a copy in student-work/) in JupyterLab, with nbgrader's Validate
   formgrader  open nbgrader's formgrader, the instructor's view of the course, in JupyterLab
@@ -42,6 +45,21 @@ Write, from the gradebook as it is now (so run it again after manual grading):
   feedback/<student>/ASSIGNMENT/      each student's feedback (HTML, nbgrader's generate_feedback), in which
                                       hidden test code is never shown: a failing hidden check shows its
                                       name and message only
+  reports/ASSIGNMENT/canvas_grades.csv or moodle_grades.csv (with --lms and --roster): the LMS's own
+                                      gradebook export with the assignment's points filled in, ready to
+                                      import (Canvas: Grades > Import; Moodle: Upload grading worksheet)
+"""
+
+COLLECT_HELP = """\
+Turn the LMS's "download all submissions" zip of the assignment into submitted/<student>/ASSIGNMENT/, the
+student's notebook under the assignment's notebook name and every other file they submitted next to it.
+--roster is the LMS's gradebook export (Canvas: Grades > Export > Export Entire Gradebook; Moodle: Download
+grading worksheet); it maps LMS users to student ids: Canvas's SIS Login ID (else SIS User ID, else ID),
+Moodle's email address without the domain (else participant-N).
+
+When a student submitted several times the latest counts. Files that match no one, notebooks of names the
+assignment does not have, roster students with no file, late work and superseded files are listed. Exit
+status 1 when a file could not be placed. Then: python -m coursekit grade ASSIGNMENT.
 """
 
 
@@ -114,6 +132,26 @@ def build_parser():
                         help=f"feedback files written at once (default: one per core, here {default_workers()})")
     report.add_argument("--no-feedback", dest="feedback", action="store_false",
                         help="write only grades.csv and reports/ASSIGNMENT/, not feedback/")
+    report.add_argument("--lms", metavar="canvas|moodle",
+                        help="also write reports/ASSIGNMENT/<lms>_grades.csv for this LMS (needs --roster)")
+    report.add_argument("--roster", type=Path, metavar="CSV",
+                        help="the LMS's gradebook export (Canvas gradebook CSV, Moodle grading worksheet)")
+    report.add_argument("--column", metavar="TITLE",
+                        help="the roster column to fill (default: Canvas: the one whose title starts with the "
+                             "assignment's name; Moodle: Grade)")
+    report.add_argument("--missing-as-zero", action="store_true",
+                        help="give roster students without a graded submission 0 points (default: an empty cell, "
+                             "which the LMS leaves alone)")
+    handout = commands.add_parser("handout", help="write handout/ASSIGNMENT.zip, what students download")
+    add_assignment(handout)
+    collect = commands.add_parser("collect", help="unpack a Canvas or Moodle submissions zip into submitted/",
+                                  description=COLLECT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_assignment(collect)
+    collect.add_argument("zip", type=Path, metavar="ZIP", help="the LMS's download of all submissions")
+    collect.add_argument("--lms", required=True, metavar="canvas|moodle",
+                         help="the LMS the zip comes from")
+    collect.add_argument("--roster", required=True, type=Path, metavar="CSV",
+                         help="the LMS's gradebook export, to map LMS users to student ids")
     add_assignment(commands.add_parser("demo", help="generate the release, grade example submissions, print the grades"))
     lab = commands.add_parser("lab", help="open the student version (a copy in student-work/) in JupyterLab")
     add_assignment(lab)
@@ -150,7 +188,36 @@ def run_report(args):
         print(f"feedback: {Path(args.course, 'feedback').relative_to(args.course)}/<student>/{args.assignment}/")
     for student, problem in problems.items():
         print(f"  {student}: {problem}")
+    if args.lms:
+        from .lms import describe_grade_file, write_grade_file
+        grades = write_grade_file(args.course, args.assignment, args.lms, args.roster, args.column,
+                                  args.missing_as_zero)
+        print("\n".join(describe_grade_file(grades, args.missing_as_zero)))
+        print(f"import {grades.path.relative_to(args.course)} into {args.lms.capitalize()}")
     return 1 if problems else 0
+
+
+def check_report_lms(args):
+    """--lms and --roster go together; --column and --missing-as-zero need them: KitError before any work."""
+    if bool(args.lms) != bool(args.roster):
+        raise KitError("--lms and --roster go together: pass --lms canvas|moodle --roster CSV (the LMS's "
+                       "gradebook export)")
+    if not args.lms and (args.column or args.missing_as_zero):
+        raise KitError("--column and --missing-as-zero are for the LMS grade file: add --lms canvas|moodle "
+                       "--roster CSV")
+    if args.lms:
+        from .lms import grade_column, read_roster
+        # a wrong roster or an unclear column fails now, not after the feedback was written
+        grade_column(read_roster(args.lms, args.roster), args.assignment, args.column)
+
+
+def run_collect(args):
+    """The collect command: unpack the LMS zip into submitted/, list what needs a look; the exit status."""
+    from .lms import collect, describe_collected
+    result = collect(args.course, args.assignment, args.lms, args.zip, args.roster)
+    print(describe_collected(result, args.assignment))
+    print(f"next: python -m coursekit grade {args.assignment} (make grade)")
+    return 1 if result.attention else 0
 
 
 def run_release(args):
@@ -180,7 +247,13 @@ def main(argv=None):
         if args.command == "grade":
             return run_grade(args)
         elif args.command == "report":
+            check_report_lms(args)
             return run_report(args)
+        elif args.command == "handout":
+            from .launchers.handout import run_handout
+            return run_handout(args.course, args.assignment)
+        elif args.command == "collect":
+            return run_collect(args)
         elif args.command == "demo":
             from .launchers.demo import run_demo
             return run_demo(args.course, args.assignment)
