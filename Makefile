@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine:
 #   make demo   install, regenerate release/, autograde the bundled example submissions, print the grades
 #   make test   install, run every test in grader_tests/ (what CI runs)
+#   make test-fast  the tests not marked slow (grader_tests/unit/ and other quick checks), in under a minute
 # and two to work in JupyterLab (JUPYTER_ARGS="--port 9000 --no-browser" passes options to jupyter lab):
 #   make lab         the student version (a copy of release/ in student-work/), with nbgrader's Validate
 #   make formgrader  nbgrader's formgrader, the instructor's view of this course
@@ -10,13 +11,16 @@ VENV := .venv
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test release lab formgrader setup clean
+.PHONY: demo test test-fast release lab formgrader setup clean
 
 demo: setup
 	$(BIN)/python -m coursekit demo $(ASSIGNMENT)
 
 test: setup
 	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
 
 release: setup
 	$(BIN)/python -m coursekit release $(RELEASE_ASSIGNMENT)

@@ -5,6 +5,7 @@ import pytest
 
 from coursekit.course.notebooks import build_submission, cells_by_id, read, reference_answers, test_ids
 from support.course import NOTEBOOK, RELEASE, SOURCE, graded_course
+
 sys.path.insert(0, str(SOURCE))  # backprop_checks, as the notebook imports it
 
 

@@ -2,9 +2,12 @@
 import csv
 import os
 
-from support.course import REPO
-from support.course import ASSIGNMENT
-from support.course import run_nbgrader
+import pytest
+
+from coursekit.course.notebooks import build_submission, reference_answers
+from support.course import ASSIGNMENT, REPO, graded_course, run_nbgrader
+
+pytestmark = pytest.mark.slow  # every test autogrades notebooks with nbgrader
 
 
 def test_reference_solution_autogrades_to_full_marks(example_course, max_points):
@@ -45,8 +48,6 @@ def snapshot(folder):
 
 
 def test_grading_in_a_temporary_course_leaves_the_repo_untouched(tmp_path, source_nb, release_nb):
-    from support.course import graded_course
-    from coursekit.course.notebooks import build_submission, reference_answers
     before = snapshot(REPO)
     course, _ = graded_course(tmp_path / "course", {"student": build_submission(release_nb, reference_answers(source_nb))})
     run_nbgrader(course, "export")

@@ -10,14 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from browser import (ERROR_MIME, RUN_SECONDS, JupyterServer, NotebookPage, copy_release, expect,
-                     skip_unless_browser, start_chromium)
-from support.course import RELEASE, REPO, graded_course
-from support.course import ASSIGNMENT, NOTEBOOK
-from support.course import new_course
-from coursekit.launchers.lab import formgrader_lab, student_lab
 from coursekit.course.notebooks import nbgrader_meta, read, reference_answers
 from coursekit.course.notebooks import test_ids as graded_cells
+from coursekit.launchers.lab import formgrader_lab, student_lab
+from support.course import ASSIGNMENT, NOTEBOOK, RELEASE, REPO, graded_course, new_course
+from browser import (ERROR_MIME, RUN_SECONDS, JupyterServer, NotebookPage, copy_release, expect,
+                     skip_unless_browser, start_chromium)
 
 pytestmark = pytest.mark.slow
 

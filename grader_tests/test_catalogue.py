@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from catalogue import FUNCTIONS, TEST_CELLS, TRAINING, all_entries
+from coursekit.course.notebooks import cells_by_id, reference_answers, solution_ids
+from support.cells import FUNCTIONS, TEST_CELLS, TRAINING
+from catalogue import all_entries
 from catalogue.builder import grade, submission
 from catalogue.report import SUMMARY_LINES, differences, summary_line
-from coursekit.course.notebooks import cells_by_id, reference_answers, solution_ids
 
 ENTRIES = all_entries()
 WRONG = [entry for entry in ENTRIES if entry.kind == "wrong"]

@@ -8,10 +8,12 @@ re-run tests work on copies of it, the time-limit tests on a small course of the
 import csv
 import html
 import io
+import json
 import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import uuid
@@ -20,18 +22,19 @@ import psutil
 import pytest
 from PIL import Image
 
-from support.course import REPO
-from support.answers import BACKWARD_WITHOUT_RELU_MASK, NO_MASK_LOSES
-from support.course import ASSIGNMENT, NOTEBOOK
 from coursekit.cli import main
-from support.course import new_course, run_nbgrader, submit
 from coursekit.course.assignments import generate_assignment
 from coursekit.course.config import nbgrader_env
-from coursekit.preprocessors.hide_hidden_tests import HideHiddenTests, normalise
 from coursekit.course.gradebook import snapshot
-from coursekit.grading import grade_class
 from coursekit.course.notebooks import build_submission, hidden_blocks, nbgrader_meta, read, reference_answers
+from coursekit.grading import grade_class
 from coursekit.grading.progress import LineProgress
+from coursekit.grading.state import State, only_run
+from coursekit.preprocessors.hide_hidden_tests import HideHiddenTests, normalise
+from support.answers import BACKWARD_WITHOUT_RELU_MASK, NO_MASK_LOSES
+from support.cells import cells_in_order
+from support.course import ASSIGNMENT, NOTEBOOK, REPO, new_course, run_nbgrader, submit
+from support.secrets import hidden_test_lines
 
 PER_CELL_TIMEOUT = 6  # nbgrader's Execute.timeout in the test courses: the stuck loop costs this plus 4 s
 LOOP_IGNORING_INTERRUPTS = """
@@ -93,11 +96,6 @@ def run_grade(course, *args):
     return run_command(course, "grade", *args)
 
 
-def cells_in_order(source_nb):
-    """grade_ids of the test cells and of the solution cells, in notebook order."""
-    return [nbgrader_meta(c)["grade_id"] for c in source_nb.cells if nbgrader_meta(c).get("grade_id")]
-
-
 def expected_scores(student, source_nb, max_points):
     """The scores each test cell should get: full unless buggy, not run or not submitted."""
     if student in ("untouched", "missing", "broken"):
@@ -140,6 +138,7 @@ def total_scores(record):
             for cell, (auto, manual, *_rest) in record["cells"].items()}
 
 
+@pytest.mark.slow
 def test_every_submission_gets_a_grade_for_every_cell(class_grades, max_points):
     assert sorted(class_grades) == sorted(STUDENTS)
     for student, record in class_grades.items():
@@ -147,17 +146,20 @@ def test_every_submission_gets_a_grade_for_every_cell(class_grades, max_points):
         assert not missing, f"{student} has no score for {missing}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("student", STUDENTS)
 def test_scores_recorded_for(student, class_grades, source_nb, max_points):
     scores = {cell: score for cell, score in total_scores(class_grades[student]).items() if cell in max_points}
     assert scores == expected_scores(student, source_nb, max_points), f"scores of {student}"
 
 
+@pytest.mark.slow
 def test_exit_status_is_1_when_submissions_need_attention(class_course):
     process = class_course[1]
     assert process.returncode == 1, process.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_output_names_each_submission_needing_attention_with_its_reason(class_course):
     process = class_course[1]
     listed = dict(re.findall(r"^  (\S+): (.+)$", process.stdout, flags=re.M))
@@ -166,12 +168,14 @@ def test_output_names_each_submission_needing_attention_with_its_reason(class_co
         assert words in listed[student], f"{student}: {listed[student]!r} does not say {words!r}"
 
 
+@pytest.mark.slow
 def test_progress_is_one_line_per_submission_when_not_on_a_terminal(class_course):
     process = class_course[1]
     students = re.findall(rf"^\[\d+/{len(STUDENTS)}\] (\S+): \d+/14 ", process.stdout, flags=re.M)
     assert sorted(students) == sorted(STUDENTS), process.stdout
 
 
+@pytest.mark.slow
 def test_grades_equal_those_of_a_serial_stock_nbgrader_autograde(class_course, class_grades, tmp_path):
     course = class_course[0]
     students = ["correct", "no-relu-mask", "exits"]
@@ -182,11 +186,13 @@ def test_grades_equal_those_of_a_serial_stock_nbgrader_autograde(class_course, c
     assert snapshot(stock, ASSIGNMENT) == {s: class_grades[s] for s in students}
 
 
+@pytest.mark.slow
 def test_report_command_succeeds(class_course):
     report = class_course[2]
     assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_report_exports_nbgrader_grades_csv_with_every_student(class_course, max_points):
     course = class_course[0]
     with open(course / "grades.csv") as f:
@@ -195,6 +201,7 @@ def test_report_exports_nbgrader_grades_csv_with_every_student(class_course, max
     assert float(rows["correct"]["score"]) == sum(max_points.values())
 
 
+@pytest.mark.slow
 def test_scores_table_has_each_cell_and_the_reason(class_course, source_nb, max_points):
     course = class_course[0]
     with open(course / "reports" / ASSIGNMENT / "scores.csv") as f:
@@ -206,6 +213,7 @@ def test_scores_table_has_each_cell_and_the_reason(class_course, source_nb, max_
     assert rows["correct"]["needs_attention"] == ""
 
 
+@pytest.mark.slow
 def test_summary_gives_the_share_of_students_passing_each_test_cell(class_course, source_nb, max_points):
     course = class_course[0]
     summary = (course / "reports" / ASSIGNMENT / "summary.md").read_text()
@@ -215,14 +223,15 @@ def test_summary_gives_the_share_of_students_passing_each_test_cell(class_course
         assert f"| {cell} | {points:g} | {passed / n:.0%} ({passed}/{n}) |" in summary, cell
 
 
+@pytest.mark.slow
 def test_summary_gives_mean_and_median_score(class_course, source_nb, max_points):
-    import statistics
     course = class_course[0]
     totals = [sum(expected_scores(s, source_nb, max_points).values()) for s in STUDENTS]
     summary = (course / "reports" / ASSIGNMENT / "summary.md").read_text()
     assert f"mean {statistics.mean(totals):.1f}, median {statistics.median(totals):g}" in summary
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chart", ["score_histogram.png", "pass_rates.png"])
 def test_chart_is_a_small_png(class_course, chart):
     course = class_course[0]
@@ -236,18 +245,11 @@ def feedback_files(course):
     return sorted((course / "feedback").glob(f"*/{ASSIGNMENT}/*.html"))
 
 
+@pytest.mark.slow
 def test_feedback_is_written_for_every_submission_that_ran(class_course):
     course = class_course[0]
     students = {path.parent.parent.name for path in feedback_files(course)}
     assert students == set(STUDENTS) - {"missing", "broken"}
-
-
-def secret_lines(source_nb, release_nb):
-    """Lines of hidden test code (collapsed whitespace, 20 characters or more) that students never see."""
-    shown = {normalise(line) for cell in release_nb.cells for line in cell.source.split("\n")}
-    hidden = {normalise(line) for cell in source_nb.cells for block in hidden_blocks(cell.source)
-              for line in block.split("\n")}
-    return {line for line in hidden if len(line) >= 20 and line not in shown}
 
 
 def page_text(path):
@@ -255,10 +257,11 @@ def page_text(path):
     return normalise(html.unescape(re.sub(r"<[^>]+>", " ", path.read_text())))
 
 
-def test_no_feedback_file_contains_hidden_test_code(class_course, source_nb, release_nb):
+@pytest.mark.slow
+def test_no_feedback_file_contains_hidden_test_code(class_course, source_nb):
     course = class_course[0]
-    secrets = secret_lines(source_nb, release_nb)
-    assert len(secrets) > 20, "the source notebook should have hidden tests to look for"
+    secrets = hidden_test_lines(source_nb)
+    assert len(secrets) > 100, f"only {len(secrets)} hidden-test lines: the source should have hidden tests"
     for path in feedback_files(course):
         text = page_text(path)
         shown = sorted(secret for secret in secrets if secret in text)
@@ -266,6 +269,7 @@ def test_no_feedback_file_contains_hidden_test_code(class_course, source_nb, rel
         assert "HIDDEN TESTS" not in text, f"{path.relative_to(course)} shows a hidden-tests marker"
 
 
+@pytest.mark.slow
 def test_feedback_shows_the_message_of_a_failing_hidden_check(class_course):
     course = class_course[0]
     autograded = read(course / "autograded" / "fixed-learning-rate" / ASSIGNMENT / NOTEBOOK)
@@ -276,17 +280,18 @@ def test_feedback_shows_the_message_of_a_failing_hidden_check(class_course):
     assert normalise(f"{error.ename}: {error.evalue}") in text
 
 
-def test_output_that_shows_hidden_code_is_removed_from_feedback(class_course, source_nb, release_nb):
+@pytest.mark.slow
+def test_output_that_shows_hidden_code_is_removed_from_feedback(class_course, source_nb):
     course = class_course[0]
     autograded = read(course / "autograded" / "prints-notebook" / ASSIGNMENT / NOTEBOOK)
     printed = normalise("".join(o.get("text", "") for o in cell_named(autograded, "sgd_update").outputs))
-    assert any(secret in printed for secret in secret_lines(source_nb, release_nb)), "nothing leaked to remove"
+    assert any(secret in printed for secret in hidden_test_lines(source_nb)), "nothing leaked to remove"
     text = page_text(course / "feedback" / "prints-notebook" / ASSIGNMENT / "backprop.html")
     assert "[output removed: it showed hidden test code]" in text
 
 
+@pytest.mark.slow
 def test_state_file_keeps_every_outcome(class_course):
-    import json
     course = class_course[0]
     state = json.loads((course / "autograded" / ".coursekit" / f"{ASSIGNMENT}.json").read_text())
     assert sorted(state["students"]) == sorted(STUDENTS)
@@ -355,18 +360,21 @@ def graded_lines(process):
     return re.findall(r"^\[\d+/\d+\] (\S+):", process.stdout, flags=re.M)
 
 
+@pytest.mark.slow
 def test_running_again_grades_nothing_when_nothing_changed(class_copy):
     process = run_grade(class_copy)
     assert graded_lines(process) == [], process.stdout
     assert f"{len(STUDENTS)} submission(s) unchanged" in process.stdout
 
 
+@pytest.mark.slow
 def test_running_again_still_lists_the_submissions_needing_attention(class_copy):
     process = run_grade(class_copy)
     assert process.returncode == 1 and set(re.findall(r"^  (\S+): ", process.stdout, flags=re.M)) == set(
         NEEDS_ATTENTION), process.stdout
 
 
+@pytest.mark.slow
 def test_running_again_grades_only_the_changed_submission(class_copy, source_nb, release_nb, max_points):
     submit(class_copy, "untouched", build_submission(release_nb, reference_answers(source_nb)))
     process = run_grade(class_copy)
@@ -374,6 +382,7 @@ def test_running_again_grades_only_the_changed_submission(class_copy, source_nb,
     assert sum(total_scores(snapshot(class_copy, ASSIGNMENT)["untouched"]).values()) == sum(max_points.values())
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_is_finished_by_the_next_one(class_copy, source_nb, max_points):
     again = ["correct", "no-relu-mask", "untouched"]
     command = [sys.executable, "-m", "coursekit", "--course", str(class_copy), "grade", "--workers", "1"]
@@ -393,6 +402,7 @@ def test_an_interrupted_run_is_finished_by_the_next_one(class_copy, source_nb, m
     assert processes_in(class_copy) == [], "a process of the interrupted run is still running"
 
 
+@pytest.mark.slow
 def test_student_option_grades_that_submission_again(class_copy):
     process = run_grade(class_copy, "--student", "correct")
     assert graded_lines(process) == ["correct"], process.stdout
@@ -425,6 +435,7 @@ def processes_in(folder):
     return found
 
 
+@pytest.mark.slow
 def test_time_limit_stops_the_kernel_and_keeps_the_points_of_cells_that_ran(looping_copy, source_nb, max_points):
     run = grade_class(looping_copy, ASSIGNMENT, workers=1, time_limit=15,
                       progress=LineProgress(io.StringIO()))
@@ -435,6 +446,7 @@ def test_time_limit_stops_the_kernel_and_keeps_the_points_of_cells_that_ran(loop
     assert all(scores[cell] == 0 for cell in max_points if order.index(cell) > order.index("sgd_update"))
 
 
+@pytest.mark.slow
 def test_a_submission_that_cannot_be_stopped_in_time_gets_zero_and_leaves_no_process(looping_copy, max_points):
     run = grade_class(looping_copy, ASSIGNMENT, workers=1, time_limit=3, grace=0,
                       progress=LineProgress(io.StringIO()))
@@ -446,12 +458,16 @@ def test_a_submission_that_cannot_be_stopped_in_time_gets_zero_and_leaves_no_pro
 
 # ---------------------------------------------------------------- bad input
 
-def test_unknown_assignment_is_a_one_line_error(class_course, capsys):
-    assert main(["--course", str(class_course[0]), "grade", "no-such-assignment"]) == 2
+def test_unknown_assignment_is_a_one_line_error(tmp_path, capsys):
+    course = new_course(tmp_path / "course", generate=False)
+    assert main(["--course", str(course), "grade", "no-such-assignment"]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "generate_assignment no-such-assignment" in error, error
+    assert error.count("\n") == 1, f"not one line: {error!r}"
+    assert "'no-such-assignment'" in error, f"does not name the unknown assignment: {error!r}"
+    assert f"(there: {ASSIGNMENT})" in error, f"does not name the course's assignment: {error!r}"
 
 
+@pytest.mark.slow
 def test_unknown_student_is_a_one_line_error(class_course, capsys):
     assert main(["--course", str(class_course[0]), "grade", "--student", "nobody"]) == 2
     error = capsys.readouterr().err
@@ -464,12 +480,14 @@ def test_a_folder_without_nbgrader_config_is_a_one_line_error(tmp_path, capsys):
     assert error.count("\n") == 1 and "nbgrader_config.py" in error, error
 
 
+@pytest.mark.slow
 def test_zero_workers_is_refused(class_course, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--course", str(class_course[0]), "grade", "--workers", "0"])
     assert exit_info.value.code == 2 and "--workers" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # starts the whole command line in a new Python (unit/test_cli.py checks the parser)
 def test_grade_help_documents_every_option():
     process = subprocess.run([sys.executable, "-m", "coursekit", "grade", "--help"], capture_output=True, text=True,
                              cwd=REPO)
@@ -477,8 +495,8 @@ def test_grade_help_documents_every_option():
         assert option in process.stdout, option
 
 
+@pytest.mark.slow
 def test_a_second_grade_command_on_the_same_course_is_refused(class_course, capsys):
-    from coursekit.grading.state import State, only_run
     with only_run(State(class_course[0], ASSIGNMENT)):
         assert main(["--course", str(class_course[0]), "grade"]) == 2
     assert "another grade command is grading this assignment" in capsys.readouterr().err

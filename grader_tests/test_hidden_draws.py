@@ -15,14 +15,14 @@ import warnings
 import numpy as np
 import pytest
 
-from catalogue import TEST_CELLS, TRAINING, all_entries
-from catalogue.report import SUMMARY_LINES
 from coursekit.course.notebooks import HIDDEN_MARKERS, cells_by_id, hidden_blocks, reference_answers, strip_markers
+from support.cells import GIVEN_CELLS, TEST_CELLS, TRAINING
+from catalogue import all_entries
+from catalogue.report import SUMMARY_LINES
 
 CORRECT_DRAWS = 500  # for the reference solution and every correct answer
 OTHER_DRAWS = 100  # for every wrong answer and look-alike
 SEED_EXPRESSION = "np.random.SeedSequence().entropy"  # how a test cell draws its seed at grading time
-GIVEN_CELLS = ("setup", "data", "init_params", "forward", "train")  # what the test cells use besides the answers
 
 ENTRIES = all_entries()
 CORRECT = [entry for entry in ENTRIES if entry.kind == "correct"]

@@ -5,20 +5,20 @@ submissions of the same batch keep their grades; the command finishes; every cra
 gets a one-line reason; nothing secret (hidden tests, solution markers, the gradebook, another student's work,
 the instructor's environment) reaches a student's feedback.
 """
-import os
 import re
 import subprocess
 import sys
 
 import pytest
 
-from catalogue.report import SUMMARY_LINES
-from support.course import SOURCE
-from support.course import ASSIGNMENT
-from support.course import new_course, scores
 from coursekit.course.config import nbgrader_env
-from coursekit.course.notebooks import HIDDEN_MARKERS, SOLUTION_MARKERS, hidden_blocks, reference_answers
+from coursekit.course.notebooks import HIDDEN_MARKERS, SOLUTION_MARKERS, reference_answers
+from support.course import ASSIGNMENT, new_course, scores
+from support.secrets import hidden_test_lines
+from catalogue.report import SUMMARY_LINES
 from hostile import ANOTHER_STUDENT_MARK, HOSTILE, SECRET_ENV, control_submissions, write_submission
+
+pytestmark = pytest.mark.slow  # one batch of every hostile submission, graded by the grade command
 
 PER_CELL_TIMEOUT = 6
 TIME_LIMIT = 150
@@ -61,15 +61,6 @@ def feedback_text(course, student):
     return "\n".join(p.read_text(errors="replace") for p in sorted(folder.rglob("*")) if p.is_file())
 
 
-def secret_lines(source_nb):
-    """Lines of hidden test code that no visible code shares (imports left out)."""
-    visible = "\n".join([p.read_text() for p in SOURCE.glob("*.py")] + [
-        c.source.replace(b, "") if (b := "".join(hidden_blocks(c.source))) else c.source for c in source_nb.cells])
-    lines = {line.strip() for c in source_nb.cells for b in hidden_blocks(c.source) for line in b.split("\n")}
-    return sorted(line for line in lines if len(line) > 25 and line not in visible
-                  and not line.startswith(("import ", "from ", "#", '"""')))
-
-
 def test_the_grade_command_finishes_and_flags_submissions_needing_attention(batch):
     _, process = batch
     assert process.returncode == 1, process.stdout[-3000:] + process.stderr[-3000:]
@@ -98,8 +89,8 @@ def test_honest_submissions_in_the_batch_keep_their_grades(student, batch_scores
 
 def test_no_secret_reaches_any_feedback(batch, source_nb):
     course, _ = batch
-    secrets = secret_lines(source_nb) + [SECRET_ENV[1], "SQLite format 3", *SOLUTION_MARKERS, *HIDDEN_MARKERS]
-    assert len(secrets) > 30
+    secrets = hidden_test_lines(source_nb) + [SECRET_ENV[1], "SQLite format 3", *SOLUTION_MARKERS, *HIDDEN_MARKERS]
+    assert len(secrets) > 100, f"only {len(secrets)} secrets to look for: the source should have hidden tests"
     students = [e.name for e in HOSTILE] + list(CONTROLS)
     assert "Hidden tests ran in this cell" in feedback_text(course, "control-reference"), "no feedback written"
     leaks = {}
@@ -118,7 +109,7 @@ def test_summary_line(batch, batch_scores, reasons, source_nb, max_points, reque
     course, process = batch
     above = sum(any(s is None or s > (max_points[c] if c in e.earns else 0) for c, s in
                     batch_scores.get(e.name, {c: None for c in max_points}).items()) for e in HOSTILE)
-    secrets = secret_lines(source_nb) + [SECRET_ENV[1]]
+    secrets = hidden_test_lines(source_nb) + [SECRET_ENV[1]]
     leaked = sum(any(s in feedback_text(course, e.name) for s in secrets) for e in HOSTILE)
     broken = int(process.returncode not in (0, 1)) + sum(
         batch_scores.get(s) != {c: 0 if c in ((set() if w == "all" else w)) else p for c, p in max_points.items()}

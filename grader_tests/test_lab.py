@@ -4,10 +4,9 @@ import os
 
 import pytest
 
-from support.course import RELEASE, REPO
 from coursekit import KitError
-from support.course import ASSIGNMENT, NOTEBOOK
 from coursekit.launchers.lab import STUDENT_LAB_PLUGINS_OFF, formgrader_lab, student_copy, student_lab
+from support.course import ASSIGNMENT, NOTEBOOK, RELEASE, REPO
 
 
 def test_student_copy_copies_the_release(tmp_path):

@@ -14,17 +14,9 @@ lose points; every other test cell must keep full marks.
 """
 from dataclasses import dataclass, field
 
-FUNCTIONS = ("relu", "softmax", "backward", "sgd_update")
+from support.cells import CELLS_OF, FUNCTIONS, TEST_CELLS, TRAINING
 
-# The test cells of each function, in notebook order; test_training runs all four.
-CELLS_OF = {
-    "relu": ("test_relu",),
-    "softmax": ("test_softmax", "test_softmax_stable"),
-    "backward": ("test_backward_output_layer", "test_backward_hidden_layer", "test_backward_leaves_inputs_unchanged"),
-    "sgd_update": ("test_sgd_update",),
-}
-TRAINING = "test_training"
-TEST_CELLS = tuple(cell for cells in CELLS_OF.values() for cell in cells) + (TRAINING,)
+__all__ = ["CELLS_OF", "FUNCTIONS", "TEST_CELLS", "TRAINING", "Entry", "all_entries", "answers"]
 
 
 @dataclass(frozen=True)

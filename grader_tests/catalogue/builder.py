@@ -3,9 +3,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from support.course import ASSIGNMENT, NOTEBOOK
-from support.course import new_course, run_nbgrader, scores, submit
 from coursekit.course.notebooks import build_submission, nbgrader_meta, read
+from support.course import ASSIGNMENT, NOTEBOOK, new_course, run_nbgrader, scores, submit
 
 
 def submission(entry, release_nb, reference):

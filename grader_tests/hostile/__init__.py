@@ -8,17 +8,14 @@ cells its honest work earns; every other test cell must score 0, and no cell may
 ``SECRET_ENV`` is set in the grader's environment by the test: no submission may see it.
 """
 import copy
-import json
 from dataclasses import dataclass, field
 
 import nbformat
 
-from support.answers import BACKWARD_WITHOUT_RELU_MASK as BACKWARD_NO_MASK
 from coursekit.course.notebooks import build_submission, cells_by_id
+from support.answers import BACKWARD_WITHOUT_RELU_MASK as BACKWARD_NO_MASK
+from support.cells import TEST_CELLS
 
-ALL_CELLS = ("test_relu", "test_softmax", "test_softmax_stable", "test_backward_output_layer",
-             "test_backward_hidden_layer", "test_backward_leaves_inputs_unchanged", "test_sgd_update",
-             "test_training")
 SECRET_ENV = ("COURSEKIT_INSTRUCTOR_SECRET", "instructor-secret-5f1c0a")
 ANOTHER_STUDENT_MARK = "another-students-private-mark-93be"
 
@@ -62,15 +59,14 @@ def edited(release_nb, reference, edit, **answers):
     return {"backprop.ipynb": nb}
 
 
-def entry(name, what, build, earns=ALL_CELLS, reason=None):
+def entry(name, what, build, earns=TEST_CELLS, reason=None):
     return Hostile(name, what, build, frozenset(earns), reason)
 
 
-BUT_RELU = [c for c in ALL_CELLS if c not in ("test_relu", "test_training")]
-BUT_ABS_RELU = [c for c in ALL_CELLS if c != "test_relu"]  # an |z| relu still trains the network (measured)
-BUT_HIDDEN_LAYER = [c for c in ALL_CELLS if c not in ("test_backward_hidden_layer", "test_training")]
-BEFORE_SGD = ["test_relu", "test_softmax", "test_softmax_stable", "test_backward_output_layer",
-              "test_backward_hidden_layer", "test_backward_leaves_inputs_unchanged"]
+BUT_RELU = [c for c in TEST_CELLS if c not in ("test_relu", "test_training")]
+BUT_ABS_RELU = [c for c in TEST_CELLS if c != "test_relu"]  # an |z| relu still trains the network (measured)
+BUT_HIDDEN_LAYER = [c for c in TEST_CELLS if c not in ("test_backward_hidden_layer", "test_training")]
+BEFORE_SGD = list(TEST_CELLS[:TEST_CELLS.index("test_sgd_update")])
 
 
 def _delete(nb, cells, grade_id):
