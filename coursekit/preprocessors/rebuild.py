@@ -87,7 +87,9 @@ class InstructorCell:
 
 
 def nbgrader_meta(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+    """The cell's nbgrader metadata, {} when it has none (or something that is not a dict)."""
+    meta = cell.get("metadata", {}).get("nbgrader")
+    return meta if isinstance(meta, dict) else {}
 
 
 def normalised(source):

@@ -322,3 +322,13 @@ def test_the_reason_summarises_the_repairs_from_nbgraders_log():
 def test_hidden_tests_in_the_instructors_copy_are_not_taken_for_an_edit(solved, source_nb):
     nb, _ = solved
     assert rebuild(nb, notebook_cells(source_nb)) == []
+
+
+def test_nbgrader_metadata_that_is_not_a_dict_makes_a_plain_cell(solved, instructor):
+    nb, _ = solved
+    cell = nbformat.v4.new_code_cell("y = 2")
+    cell.metadata["nbgrader"] = "broken"
+    nb.cells.insert(5, cell)
+    rebuild(nb, instructor)
+    (mine,) = [c for c in nb.cells if c.source == "y = 2"]
+    assert "nbgrader" not in mine.metadata
