@@ -13,8 +13,8 @@ import pytest
 
 from coursekit.course.config import nbgrader_env
 from coursekit.course.notebooks import HIDDEN_MARKERS, SOLUTION_MARKERS, reference_answers
-from support.course import ASSIGNMENT, new_course, scores
-from support.secrets import hidden_test_lines
+from support.course import ASSIGNMENT, SOURCE, new_course, scores
+from support.secrets import helper_files, hidden_test_lines
 from catalogue.report import SUMMARY_LINES
 from hostile import ANOTHER_STUDENT_MARK, HOSTILE, SECRET_ENV, control_submissions, write_submission
 
@@ -55,6 +55,11 @@ def reasons(batch):
     return dict(re.findall(r"^  (\S+): (.+)$", batch[1].stdout, flags=re.M))
 
 
+def secret_lines(source_nb):
+    """The hidden-test lines to look for in feedback/<student>/ (which holds the helper files, handed out too)."""
+    return hidden_test_lines(source_nb, helper_files(SOURCE))
+
+
 def feedback_text(course, student):
     """Everything returned to the student: the files of feedback/<student>/, as text."""
     folder = course / "feedback" / student
@@ -89,7 +94,7 @@ def test_honest_submissions_in_the_batch_keep_their_grades(student, batch_scores
 
 def test_no_secret_reaches_any_feedback(batch, source_nb):
     course, _ = batch
-    secrets = hidden_test_lines(source_nb) + [SECRET_ENV[1], "SQLite format 3", *SOLUTION_MARKERS, *HIDDEN_MARKERS]
+    secrets = secret_lines(source_nb) + [SECRET_ENV[1], "SQLite format 3", *SOLUTION_MARKERS, *HIDDEN_MARKERS]
     assert len(secrets) > 100, f"only {len(secrets)} secrets to look for: the source should have hidden tests"
     students = [e.name for e in HOSTILE] + list(CONTROLS)
     assert "Hidden tests ran in this cell" in feedback_text(course, "control-reference"), "no feedback written"
@@ -109,7 +114,7 @@ def test_summary_line(batch, batch_scores, reasons, source_nb, max_points, reque
     course, process = batch
     above = sum(any(s is None or s > (max_points[c] if c in e.earns else 0) for c, s in
                     batch_scores.get(e.name, {c: None for c in max_points}).items()) for e in HOSTILE)
-    secrets = hidden_test_lines(source_nb) + [SECRET_ENV[1]]
+    secrets = secret_lines(source_nb) + [SECRET_ENV[1]]
     leaked = sum(any(s in feedback_text(course, e.name) for s in secrets) for e in HOSTILE)
     broken = int(process.returncode not in (0, 1)) + sum(
         batch_scores.get(s) != {c: 0 if c in ((set() if w == "all" else w)) else p for c, p in max_points.items()}

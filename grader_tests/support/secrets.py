@@ -5,7 +5,7 @@ lines included), whitespace collapsed as ``normalise`` does, that is not blank a
 notebook's other cells (the solution cells included: a student's feedback shows her own answer, which may equal
 the reference's). This is exactly what the feedback filter, ``HideHiddenTests.secret_lines``, hides
 (grader_tests/unit/test_hide_hidden_tests.py checks that they agree). Where the text searched also holds the
-assignment's helper files (the release), lines those files show (with or without a trailing comment) are not
+assignment's helper files (the release, a student's feedback folder), lines those files show (with or without a trailing comment) are not
 secret either: pass them as ``helper_files``.
 
 ``min_length`` leaves out short lines. Where the text searched was written by nbgrader alone (the release),
