@@ -48,13 +48,14 @@ clean:
 # Grading a class (python -m coursekit grade --help, python -m coursekit report --help):
 #   make grade                 autograde submitted/*/$(ASSIGNMENT) in parallel, print the class summary
 #   make grade WORKERS=4 GRADE_ARGS="--student alice --timeout 600"
+#   make grade SCHEDULER=tcp://HOST:8786   on a Dask cluster (README: Grading on a cluster)
 #   make report                grades.csv, reports/backprop/ (tables, summary, charts) and feedback/
 #   make benchmark             stock serial nbgrader autograde against make grade, on generated submissions
 .PHONY: grade report benchmark
 COURSE ?= .
 
 grade: setup
-	$(BIN)/python -m coursekit --course $(COURSE) grade $(ASSIGNMENT) $(if $(WORKERS),--workers $(WORKERS)) $(GRADE_ARGS)
+	$(BIN)/python -m coursekit --course $(COURSE) grade $(ASSIGNMENT) $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(GRADE_ARGS)
 
 report: setup
 	$(BIN)/python -m coursekit --course $(COURSE) report $(ASSIGNMENT) $(if $(WORKERS),--workers $(WORKERS)) $(REPORT_ARGS)

@@ -125,6 +125,9 @@ def build_parser():
                        help="grade this student's submission even if unchanged (repeat for several); "
                             "the others are left as they are")
     grade.add_argument("--force", action="store_true", help="grade every submission again")
+    grade.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="grade on the Dask cluster of this scheduler instead of this machine (workers need the "
+                            "course's Python packages and bubblewrap, not the course folder; see the README)")
     report = commands.add_parser("report", help="write grades.csv, reports/ASSIGNMENT/ and every student's feedback",
                                  description=REPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_assignment(report)
@@ -169,7 +172,7 @@ def run_grade(args):
     from .grading import describe, grade_class
     from .report.summary import class_summary, summary_text
     run = grade_class(args.course, args.assignment, workers=args.workers, time_limit=args.timeout,
-                      students=args.student, force=args.force)
+                      students=args.student, force=args.force, scheduler=args.scheduler)
     print(describe(run) or "nothing to grade")
     print("\n" + summary_text(class_summary(args.course, args.assignment), args.assignment, attention=False))
     print(f"next: python -m coursekit report {args.assignment} (make report) writes grades.csv, the charts and "
@@ -236,6 +239,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     args.course = args.course.resolve()
     try:
+        from .course.config import course_directory
+        course_directory(args.course)  # a missing or broken nbgrader_config.py is the first thing to say
         if args.command == "release":
             return run_release(args)
         if args.command == "formgrader":

@@ -17,9 +17,12 @@ def notebooks(course, assignment, folder="source"):
     """The notebook names (without .ipynb) of the assignment in source/ (or release/), sorted."""
     path = Path(course) / folder / assignment
     names = sorted(p.stem for p in path.glob("*.ipynb"))
+    if not names and folder == "release":
+        raise KitError(f"{path} holds no notebook: run 'make release' (python -m coursekit release {assignment}) "
+                       "in the course folder first")
     if not names:
-        raise KitError(f"{path} holds no notebook: check the assignment name ({', '.join(assignments(course))} "
-                       f"are in source/){' or run make release first' if folder == 'release' else ''}")
+        raise KitError(f"{path} holds no notebook: check the assignment name "
+                       f"({', '.join(assignments(course)) or 'none'} in source/)")
     return names
 
 

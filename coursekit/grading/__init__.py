@@ -2,7 +2,8 @@
 
 ``grade_class`` finds the submissions in ``submitted/<student>/<assignment>/``, leaves out those graded
 before whose files (and the assignment's source and nbgrader_config.py) have not changed, and hands the
-rest to worker processes (local.py), one per core. Every submission ends with a grade in the gradebook:
+rest to worker processes (local.py), one per core, or to the workers of a Dask cluster (dask.py, each task a
+pure function of bytes in remote.py). Every submission ends with a grade in the gradebook:
 
 - graded by nbgrader: the scores nbgrader recorded (a dead or stuck kernel costs only the cells it did not
   run, see preprocessors/safe_execute.py), flagged for attention when the kernel stopped;
@@ -15,166 +16,12 @@ The outcome of each submission is kept in ``autograded/.coursekit/<assignment>.j
 known (state.py), so an interrupted run loses nothing and the next run continues where it stopped.
 
 Importing nbgrader takes seconds of CPU, so the fork server the workers come from (local.py) is started
-first and this module imports nbgrader's gradebook only afterwards: the two imports run side by
-side, and the workers are forked ready to grade.
+first and run.py (the Grader, grade_class) imports nbgrader's gradebook only afterwards: the two imports run
+side by side, and the workers are forked ready to grade.
 """
 import os
-import shutil
-import time
-from collections import deque
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
-from pathlib import Path
 
-from ..errors import KitError
-from .local import Worker, close_pool, run_tasks, start_fork_server
-from .progress import default_progress
-from .selection import to_grade
-from .state import Outcome, State, only_run
-from .tasks import Task
-
-DEFAULT_TIME_LIMIT = 300
-
-
-@dataclass
-class Run:
-    """The result of grade_class: this run's outcomes, the submissions left as they were, the whole class."""
-    graded: list
-    up_to_date: list
-    attention: dict
-    seconds: float
-    workers: int
-    logs: Path
-
-
-class Grader:
-    """Grades a list of submissions of one assignment with a pool of workers; records every outcome."""
-
-    def __init__(self, course, assignment, notebooks, pool, size, time_limit, progress, grace=None):
-        from ..course.config import course_directory
-        self.course, self.assignment, self.notebooks = Path(course), assignment, notebooks
-        self.coursedir = course_directory(course)
-        self.pool, self.size = pool, size
-        self.time_limit, self.progress = time_limit, progress
-        # after the time limit the kernel is killed; the worker then has this long to record the cells that ran
-        self.grace = max(10.0, min(60.0, time_limit / 4)) if grace is None else grace
-        self.state = State(course, assignment)
-        self.logs = self.state.folder / "logs" / assignment
-
-    def autograded_notebook(self, student, notebook=None):
-        """The path of the student's autograded notebook."""
-        folder = self.coursedir.format_path(self.coursedir.autograded_directory, student, self.assignment)
-        return Path(folder) / f"{notebook or self.notebooks[0]}.ipynb"
-
-    def run(self, submissions):
-        """Grade the submissions; return their outcomes in the order they finished."""
-        self.fingerprints = {s.student: s.fingerprint for s in submissions}
-        self.renamed = {s.student: s.renamed for s in submissions}
-        self.state.forget(self.fingerprints)
-        outcomes = []
-        self.progress.start(len(submissions))
-        try:
-            for submission in submissions:
-                if len(submission.missing) == len(self.notebooks):
-                    outcomes.append(self.give_zero(submission.student, 0.0, "no notebook submitted: "
-                                                   f"{', '.join(submission.missing)} missing"))
-            outcomes += self.run_pool([s.student for s in submissions if len(s.missing) < len(self.notebooks)])
-        finally:
-            self.progress.close()
-        return outcomes
-
-    def run_pool(self, students):
-        """Hand the students' submissions to workers, watch their time, collect their outcomes."""
-        self.outcomes = []
-        self.start_workers(min(self.size, len(students)))
-        tasks = deque(Task("autograde", self.assignment, student, str(self.logs / f"{student}.log"),
-                           tuple(sorted(self.renamed.get(student, {}).items())))
-                      for student in students)
-        run_tasks(self.pool, tasks, self.check, self.course)
-        return self.outcomes
-
-    def start_workers(self, size):
-        """Start workers until the pool has size of them."""
-        while len(self.pool) < size:
-            self.pool.append(Worker(self.course, len(self.pool) + 1))
-
-    def check(self, worker):
-        """Record the outcome of the worker's task if it is over (answered, died or timed out); whether it is."""
-        outcome = self.outcome_of(worker)
-        if outcome is not None:
-            self.outcomes.append(outcome)
-        return outcome is not None
-
-    def outcome_of(self, worker):
-        """The outcome of the worker's task if it is over, else None; stops it when past the time limit."""
-        student = worker.task.student
-        result = worker.answer()
-        if result is not None:
-            worker.finish()
-            return self.from_result(result, worker)
-        worker.check_started()
-        if not worker.process.is_alive():
-            worker.finish()
-            return self.give_zero(student, worker.elapsed(), f"the grading process died (exit code "
-                                  f"{worker.process.exitcode}): nothing could be graded")
-        if worker.elapsed() > self.time_limit + self.grace:
-            worker.kill()
-            worker.finish()
-            return self.give_zero(student, worker.elapsed(), f"stopped after the {self.time_limit:g} s time "
-                                  "limit per submission: nothing could be graded")
-        if worker.elapsed() > self.time_limit and not worker.kernels_stopped:
-            worker.stop_kernels()
-        return None
-
-    def from_result(self, result, worker):
-        """Record a worker's result; a submission nbgrader could not grade gets 0 with the reason."""
-        student, seconds, reason = result.student, worker.elapsed(), result.reason
-        limit = f"stopped after the {self.time_limit:g} s time limit per submission"
-        if not result.done:
-            return self.give_zero(student, seconds, f"{limit}: nothing could be graded" if worker.kernels_stopped
-                                  else reason)
-        if worker.kernels_stopped:
-            reason = f"{limit}: cells that had not run score 0"
-        outcome = Outcome(student, self.fingerprints[student], result.score, result.max_score, reason,
-                          round(seconds, 2))
-        return self.finish(outcome)
-
-    def give_zero(self, student, seconds, reason):
-        """Record 0 on every autograded cell with the reason; drop a partial autograded notebook and old feedback."""
-        from ..course.gradebook import record_zero
-        record_zero(self.course, self.assignment, student)
-        for notebook in self.notebooks:
-            partial = self.autograded_notebook(student, notebook)
-            if partial.exists():
-                partial.unlink()
-        shutil.rmtree(self.coursedir.format_path(self.coursedir.feedback_directory, student, self.assignment),
-                      ignore_errors=True)
-        return self.finish(Outcome(student, self.fingerprints[student], 0.0, self.max_score, reason,
-                                   round(seconds, 2)))
-
-    @cached_property
-    def max_score(self):
-        """The assignment's maximum score in the gradebook."""
-        from ..course.gradebook import open_gradebook
-        with open_gradebook(self.course) as gb:
-            return gb.find_assignment(self.assignment).max_score
-
-    def finish(self, outcome):
-        """Keep the outcome in the state file and show it in the progress."""
-        self.state.record(outcome)
-        self.progress.done(outcome.student, f"{outcome.score:g}/{outcome.max_score:g} ({outcome.seconds:.1f} s)",
-                           outcome.reason)
-        return outcome
-
-
-def gradebook_grade_ids(course, assignment):
-    """A function: notebook name -> the grade_ids of its cells in the gradebook (to recognise a renamed one)."""
-    @lru_cache(maxsize=None)
-    def grade_ids(notebook):
-        from ..course.gradebook import open_gradebook
-        with open_gradebook(course) as gb:
-            return {cell.name for cell in gb.find_notebook(notebook, assignment).source_cells}
-    return grade_ids
+DEFAULT_TIME_LIMIT = 300  # seconds one submission may take, by default
 
 
 def default_workers():
@@ -182,63 +29,10 @@ def default_workers():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def grade_class(course, assignment, workers=None, time_limit=DEFAULT_TIME_LIMIT, students=(), force=False,
-                progress=None, grace=None):
-    """Autograde the assignment's submissions that need it; return a Run.
-
-    students: grade only these (whether changed or not); force: grade every submission again; time_limit:
-    seconds per submission, after which its kernel is killed; grace: seconds the worker then has to record
-    the cells that ran before it is killed too (default: a quarter of the limit, 10 to 60 s).
-    """
-    started = time.monotonic()
-    course = Path(course).resolve()
-    if workers is not None and workers < 1:
-        raise KitError(f"--workers must be at least 1, not {workers}")
-    if time_limit <= 0:
-        raise KitError(f"--timeout must be a positive number of seconds, not {time_limit:g}")
-    size = workers or default_workers()
-    start_fork_server()
-    pool = []
-    try:
-        from ..course.config import course_directory
-        from ..course.gradebook import graded_students, require_assignment
-        from ..course.submissions import find_submissions
-        notebooks = require_assignment(course, assignment)
-        submissions = find_submissions(course, assignment, notebooks, gradebook_grade_ids(course, assignment))
-        unknown = sorted(set(students) - set(submissions))
-        if unknown:
-            raise KitError(f"no submission of {assignment} for {', '.join(unknown)} in "
-                           f"{course_directory(course).submitted_directory}/: check the student ids")
-        if not submissions:
-            raise KitError(f"no submissions of {assignment} in {course}/submitted/*/{assignment}/: collect "
-                           "them first (nbgrader collect, or copy them there)")
-        grader = Grader(course, assignment, notebooks, pool, size, time_limit, progress or default_progress(),
-                        grace)
-        with only_run(grader.state):
-            todo = to_grade(submissions, grader.state, graded_students(course, assignment), students, force,
-                            grader.autograded_notebook)
-            outcomes = grader.run(todo) if todo else []
-    finally:
-        close_pool(pool)
-    attention = {s: o.reason for s, o in sorted(grader.state.outcomes.items())
-                 if o.reason and s in submissions}
-    return Run(outcomes, sorted(set(submissions) - {s.student for s in todo}), attention,
-               time.monotonic() - started, min(size, len(todo)), grader.logs.relative_to(course))
-
-
-def describe(run):
-    """A few lines for the instructor: what was graded, how fast, and what needs attention."""
-    lines = []
-    if run.graded:
-        per = run.seconds / len(run.graded)
-        lines.append(f"graded {len(run.graded)} submission(s) in {run.seconds:.1f} s with {run.workers} "
-                     f"worker(s) ({per:.1f} s per submission)")
-    if run.up_to_date:
-        lines.append(f"{len(run.up_to_date)} submission(s) unchanged since they were graded (use --force or "
-                     "--student to grade them again)")
-    if run.attention:
-        lines.append(f"{len(run.attention)} submission(s) need attention:")
-        lines += [f"  {student}: {reason}" for student, reason in run.attention.items()]
-        lines.append(f"(each has a log in {run.logs}/; fix or replace a submission in submitted/ and run the "
-                     "command again: it grades only what changed)")
-    return "\n".join(lines)
+def __getattr__(name):
+    """grade_class, describe, Run and Grader, from run.py, imported when first used: nbgrader's import takes
+    seconds, which ``python -m coursekit --help`` need not pay."""
+    if name in ("grade_class", "describe", "Run", "Grader"):
+        from . import run
+        return getattr(run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

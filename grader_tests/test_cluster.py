@@ -1,0 +1,223 @@
+"""Grading on a Dask cluster records exactly what grading on this machine records, and loses nothing.
+
+One mixed batch (correct, buggy, untouched, a kernel that exits, a loop that ignores interrupts, a folder
+without a notebook) is graded on this machine once, then on a Dask ``LocalCluster``, on real ``dask
+scheduler`` and ``dask worker`` processes (one killed partway through), and through a scheduler that goes
+away; every gradebook is compared with the local one cell by cell.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from coursekit.course.config import nbgrader_env
+from coursekit.course.gradebook import snapshot
+from coursekit.course.notebooks import build_submission, reference_answers
+from coursekit.grading import grade_class
+from coursekit.grading.progress import LineProgress
+from support.answers import BACKWARD_WITHOUT_RELU_MASK
+from support.course import ASSIGNMENT, new_course, submit
+
+pytestmark = pytest.mark.slow
+
+DASK_ENV = {"DASK_DISTRIBUTED__WORKER__DAEMON": "False"}  # workers start kernels: they may have children
+ANSWERS = {
+    "correct": {},
+    "no-relu-mask": {"backward": BACKWARD_WITHOUT_RELU_MASK},
+    "exits": {"softmax": "+\nimport os\nos._exit(1)"},
+    "loops": {"sgd_update": "+\nimport signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                            "while True:\n    time.sleep(0.05)"},
+}
+
+
+def notebook(release_nb, reference, answers):
+    """The reference solution with answers replacing cells, or appended to them when they start with '+'."""
+    code = {c: reference[c] + text[1:] if text.startswith("+") else text for c, text in answers.items()}
+    return build_submission(release_nb, {**reference, **code})
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory, source_nb, release_nb):
+    """A course with the batch submitted, nothing graded; the referee gives up on the loop after a minute."""
+    course = new_course(tmp_path_factory.mktemp("cluster") / "course")
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write("\nc.Referee.timeout = 60\n")
+    reference = reference_answers(source_nb)
+    for student, answers in ANSWERS.items():
+        submit(course, student, notebook(release_nb, reference, answers))
+    submit(course, "untouched", release_nb)
+    (course / "submitted" / "missing" / ASSIGNMENT).mkdir(parents=True)
+    return course
+
+
+def copy_of(course, folder):
+    return shutil.copytree(course, folder / "course")
+
+
+def grade(course, **options):
+    return grade_class(course, ASSIGNMENT, time_limit=240, progress=LineProgress(open(os.devnull, "w")), **options)
+
+
+@pytest.fixture(scope="module")
+def local(batch, tmp_path_factory):
+    """(gradebook snapshot, attention) of the batch graded on this machine with 2 workers."""
+    course = copy_of(batch, tmp_path_factory.mktemp("local"))
+    run = grade(course, workers=2)
+    return snapshot(course, ASSIGNMENT), run.attention
+
+
+def test_local_grading_of_the_batch_is_as_expected(local):
+    grades, attention = local
+    assert set(grades) == {*ANSWERS, "untouched", "missing"}
+    assert set(attention) == {"exits", "loops", "missing"}, attention
+
+
+def test_local_cluster_grades_equal_local_grades(batch, local, tmp_path):
+    import dask
+    from distributed import LocalCluster
+    course = copy_of(batch, tmp_path)
+    with dask.config.set({"distributed.worker.daemon": False}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        run = grade(course, scheduler=cluster.scheduler_address)
+    assert snapshot(course, ASSIGNMENT) == local[0]
+    assert run.attention == local[1]
+    assert sorted(p.name for p in (course / "autograded" / "correct" / ASSIGNMENT).iterdir()) == sorted(
+        ["backprop.ipynb", "backprop_checks.py"]), "the autograded folder did not come back from the worker"
+
+
+def test_a_run_with_nothing_changed_grades_nothing_on_the_cluster(batch, local, tmp_path):
+    import dask
+    from distributed import LocalCluster
+    course = copy_of(batch, tmp_path)
+    with dask.config.set({"distributed.worker.daemon": False}), \
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        grade(course, scheduler=cluster.scheduler_address, students=["correct"])
+        again = grade(course, scheduler=cluster.scheduler_address)
+    assert "correct" in again.up_to_date and len(again.graded) == len(local[0]) - 1
+
+
+class DaskProcesses:
+    """``dask scheduler`` and ``dask worker`` processes on loopback, each in a folder of its own."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.processes = {}
+
+    def start_scheduler(self):
+        scheduler_file = self.folder / "scheduler.json"
+        scheduler_file.unlink(missing_ok=True)
+        self.start("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                 "--scheduler-file", str(scheduler_file)])
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists():
+            assert time.monotonic() < deadline, "dask scheduler did not start"
+            time.sleep(0.2)
+        import json
+        time.sleep(0.2)
+        self.address = json.loads(scheduler_file.read_text())["address"]
+        return self.address
+
+    def start_worker(self, name):
+        self.start(name, ["worker", self.address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
+                          "--name", name, "--local-directory", str(self.folder / name)])
+
+    def start(self, name, args):
+        cwd = self.folder / name
+        cwd.mkdir(parents=True, exist_ok=True)
+        env = {**nbgrader_env(), **DASK_ENV}
+        self.processes[name] = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_" + args[0],
+                                                 *args[1:]], cwd=cwd, env=env, start_new_session=True,
+                                                stdout=subprocess.DEVNULL, stderr=open(cwd / "log.txt", "w"))
+
+    def wait_for_workers(self, count):
+        from distributed import Client
+        with Client(self.address, timeout="30s") as client:
+            client.wait_for_workers(count, timeout=120)
+
+    def kill(self, name):
+        process = self.processes.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop(self):
+        for name in list(self.processes):
+            self.kill(name)
+
+
+@pytest.fixture
+def dask_processes(tmp_path):
+    processes = DaskProcesses(tmp_path / "dask")
+    yield processes
+    processes.stop()
+
+
+def recorded(course):
+    """How many outcomes the grade command has recorded so far in the course."""
+    import json
+    try:
+        return len(json.loads((course / "autograded" / ".coursekit" / f"{ASSIGNMENT}.json").read_text())["students"])
+    except (OSError, ValueError):
+        return 0
+
+
+def test_a_worker_killed_partway_loses_nothing(batch, local, tmp_path, dask_processes):
+    course = copy_of(batch, tmp_path)
+    dask_processes.start_scheduler()
+    dask_processes.start_worker("worker-1")
+    dask_processes.start_worker("worker-2")
+    dask_processes.wait_for_workers(2)
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(run=grade(course, scheduler=dask_processes.address)))
+    thread.start()
+    deadline = time.monotonic() + 300
+    while recorded(course) < 2 and thread.is_alive():
+        assert time.monotonic() < deadline, "the cluster graded nothing"
+        time.sleep(0.2)
+    dask_processes.kill("worker-1")
+    thread.join(600)
+    assert not thread.is_alive() and "run" in result, "grading did not finish after a worker was killed"
+    assert snapshot(course, ASSIGNMENT) == local[0]
+    assert result["run"].attention == local[1]
+
+
+def test_a_lost_scheduler_is_a_one_line_error_and_the_next_run_finishes(batch, local, tmp_path, dask_processes):
+    course = copy_of(batch, tmp_path)
+    address = dask_processes.start_scheduler()
+    dask_processes.start_worker("worker-1")
+    dask_processes.wait_for_workers(1)
+    command = [sys.executable, "-m", "coursekit", "--course", str(course), "grade", ASSIGNMENT, "--scheduler", address,
+               "--timeout", "240"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=nbgrader_env())
+    deadline = time.monotonic() + 300
+    while recorded(course) < 1 and process.poll() is None:
+        assert time.monotonic() < deadline, "the cluster graded nothing"
+        time.sleep(0.2)
+    dask_processes.stop()
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 2, out + err
+    assert err.count("\n") == 1 and "Dask scheduler" in err, err
+    dask_processes.start_scheduler()
+    dask_processes.start_worker("worker-2")
+    dask_processes.wait_for_workers(1)
+    again = grade(course, scheduler=dask_processes.address)
+    assert snapshot(course, ASSIGNMENT) == local[0]
+    assert again.attention == local[1]
+
+
+def test_a_worker_without_bubblewrap_refuses_to_grade(batch, tmp_path):
+    import dask
+    from distributed import LocalCluster
+    course = copy_of(batch, tmp_path)
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write("\nc.Sandbox.bwrap = 'no-such-bwrap'\n")
+    with dask.config.set({"distributed.worker.daemon": False}), \
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        run = grade(course, scheduler=cluster.scheduler_address, students=["correct"])
+    assert "refuses to grade student code unsandboxed" in run.attention["correct"], run.attention
+    assert not (course / "autograded" / "correct" / ASSIGNMENT / "backprop.ipynb").exists()
