@@ -8,11 +8,19 @@ Sandbox), and the hidden checks run here, with the grader's untouched NumPy, cal
 through proxies (``sandbox/functions.py``) that send arrays, never pickles, to the worker and mirror back any
 change the function made to its arguments. A test cell that passed in the notebook but whose hidden checks fail here gets an error output,
 so nbgrader's SaveAutoGrades scores it 0, and the student's feedback says why.
+
+Nothing of the submission's folder is ever imported here: the instructor's cells import the instructor's
+helper modules from ``source/<assignment>/`` (``import_from``), never from the autograded folder, where a
+student's ``backprop_checks/`` package or ``sklearn.py`` would shadow them and run as the grader. Every module
+loaded from outside the Python installation during one run is dropped afterwards, so no state of one
+submission's run carries over to the next one a long-lived worker grades.
 """
 import contextlib
+import importlib
 import io
 import os
 import sys
+import sysconfig
 import warnings
 
 import numpy as np
@@ -22,7 +30,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Float, List, Unicode
 
 from ..course.notebooks import nbgrader_meta, solution_ids
-from ..sandbox import Sandbox
+from ..sandbox import Sandbox, instructor_folder, instructor_modules
 from ..sandbox.functions import StudentCodeError, StudentProcess, proxy
 
 VERDICT_ERROR = "HiddenCheckFailed"
@@ -76,6 +84,7 @@ class Referee(NbGraderPreprocessor):
                       "worker does not run them. Set per course in nbgrader_config.py.").tag(config=True)
 
     def preprocess(self, nb, resources):
+        self.instructor = instructor_folder(self.config, resources.get("nbgrader", {}).get("assignment"))
         if not self.enabled:
             return nb, resources
         for cell in nb.cells:  # only the referee writes this metadata: never trust a submission's copy
@@ -103,18 +112,78 @@ class Referee(NbGraderPreprocessor):
         worker_cells = [c.source for c in nb.cells if c.cell_type == "code" and not utils.is_grade(c)
                         and nbgrader_meta(c).get("grade_id") not in self.skip_cells]
         sandbox = Sandbox(parent=self)
+        instructor = getattr(self, "instructor", None)
+        if instructor is None:
+            self.log.warning("the instructor's copy of the assignment (source/<assignment>/) was not found: the "
+                             "referee's cells can import no helper module of the assignment")
         try:
-            student = StudentProcess(worker_cells, cwd, sandbox, self.timeout)
+            student = StudentProcess(worker_cells, cwd, sandbox, self.timeout, instructor=instructor)
         except StudentCodeError as error:
             return {grade_id: CellResult("", f"StudentCodeError: {error}") for grade_id, kind, _ in trusted
                     if kind == "test"}
         namespace = {"__name__": "__main__", **{name: proxy(student, name) for name in solution_ids(nb)}}
-        sys.path.insert(0, cwd)
         try:
-            return referee_run(trusted, namespace, skip=self.skip_cells)
+            with import_from(instructor, avoid=[cwd]):
+                return referee_run(trusted, namespace, skip=self.skip_cells)
         finally:
-            sys.path.remove(cwd)
             student.close()
+
+
+def installed_paths():
+    """The folders of the Python installation (standard library, site-packages): code from there is trusted."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             *(sysconfig.get_paths().get(name) for name in ("stdlib", "platstdlib", "purelib", "platlib"))}
+    return sorted(os.path.realpath(p) for p in paths if p)
+
+
+def inside(path, folder):
+    """Whether path is folder or lies below it (both made real)."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def module_files(module):
+    """The files and folders a module was loaded from (its __file__, a package's __path__)."""
+    files = [getattr(module, "__file__", None)]
+    try:
+        files += list(getattr(module, "__path__", None) or [])
+    except TypeError:  # a namespace package's _NamespacePath may recompute itself; be safe
+        pass
+    return [f for f in files if isinstance(f, str)]
+
+
+@contextlib.contextmanager
+def import_from(instructor, avoid=()):
+    """While the referee runs: the instructor's folder first on sys.path, no folder in avoid (the submission's)
+    on it, and the instructor's module names imported afresh from there; afterwards sys.path as it was and every
+    module first imported meanwhile from outside the Python installation removed from sys.modules.
+
+    Modules of the installation (sklearn, matplotlib, ... imported for the first time by a given cell) stay:
+    they are trusted code, importing them again for each submission would cost seconds, and some extension
+    modules cannot be loaded twice in one process.
+    """
+    saved_path = list(sys.path)
+    avoid = [os.path.realpath(a) for a in avoid if a]
+    names = instructor_modules(instructor)
+    # Modules of the same names imported earlier (another assignment's helpers, a test's copy) wait aside.
+    hidden = {name: module for name, module in sys.modules.items() if name.split(".")[0] in names}
+    for name in hidden:
+        del sys.modules[name]
+    before = set(sys.modules)
+    kept = [p for p in saved_path if not any(inside(p or os.getcwd(), a) for a in avoid)]
+    sys.path[:] = ([instructor] if instructor else []) + kept
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        sys.path[:] = saved_path
+        trusted = installed_paths()
+        for name in [n for n in sys.modules if n not in before]:
+            files = module_files(sys.modules[name])
+            outside = [f for f in files if not any(inside(f, t) for t in trusted)]
+            if name.split(".")[0] in names or outside:  # built-in modules (no file) stay
+                del sys.modules[name]
+        sys.modules.update(hidden)
 
 
 def trusted_cells(nb):

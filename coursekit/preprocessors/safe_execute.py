@@ -14,6 +14,8 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
+from ..sandbox import instructor_folder
+
 # The worker finds this tag in nbgrader's captured log to tell the instructor that a kernel stopped.
 KERNEL_STOPPED = "coursekit: kernel stopped:"
 
@@ -45,6 +47,15 @@ class KernelSafeExecute(Execute):
         self.output_bytes = 0
         self.output_capped = False
         return super().preprocess(nb, resources, km)
+
+    def create_kernel_manager(self):
+        """nbclient's kernel manager, told where the instructor's copy of the assignment's files is (the
+        sandbox binds those in place of the submission's)."""
+        km = super().create_kernel_manager()
+        if hasattr(km, "instructor_folder"):
+            km.instructor_folder = instructor_folder(
+                self.config, (self.resources or {}).get("nbgrader", {}).get("assignment"))
+        return km
 
     def output(self, outs, msg, display_id, cell_index):
         """nbclient's output handling, until the notebook's output reaches max_output_mb."""

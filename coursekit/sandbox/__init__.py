@@ -8,20 +8,69 @@ small in-memory file systems; then ``sandbox_launch.py`` applies the limits belo
 CPU time, processes), drops root to an unprivileged uid, and starts the kernel. The environment is cleared, so
 the instructor's variables (and NBGRADER_EXECUTION) are not visible to student code.
 
-Without bwrap the limits still apply, but the file system is not hidden: the command says so once.
+The sandbox has a network namespace of its own (``--unshare-net``: only its own, empty loopback), so student
+code reaches no host, no port of the grading machine and no name server. The kernel therefore talks to the
+grader over Jupyter's ``ipc`` transport: ZeroMQ on Unix sockets in a per-kernel folder that is bound into the
+sandbox read-write at the same path (the only host folder the kernel may write to).
+
+The instructor's helper files (the non-notebook files of ``source/<assignment>/``) are bound from the
+instructor's copy, and a student's file that would shadow one of their modules (``backprop_checks.so``,
+``backprop_checks.pyc``, ...) is not bound at all; folders a student adds are never bound.
+
+Without bwrap the limits still apply (and the kernel uses tcp on loopback), but neither the file system nor
+the network is hidden: the command says so once.
 """
+import importlib.machinery
 import os
 import shutil
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 LAUNCHER = Path(__file__).resolve().parent / "untrusted" / "launch.py"
 SANDBOX_LAUNCHER = "/sandbox/launch.py"
+
+
+def instructor_folder(config, assignment):
+    """The instructor's copy of an assignment's files, ``source/<assignment>/`` (realpath), or None.
+
+    config: the nbgrader config (its CourseDirectory section names the course); assignment: the assignment id
+    nbgrader passes in ``resources['nbgrader']['assignment']``.
+    """
+    if not assignment:
+        return None
+    from nbgrader.coursedir import CourseDirectory
+    coursedir = CourseDirectory(config=config)
+    folder = os.path.realpath(coursedir.format_path(coursedir.source_directory, ".", assignment))
+    return folder if os.path.isdir(folder) else None
+
+
+def module_name(file_name):
+    """The top-level module name a file or folder of a sys.path folder would be imported as (its name up to
+    the first dot: ``x.py``, ``x.pyc``, ``x.cpython-311-x86_64-linux-gnu.so`` and ``x/`` are all ``x``)."""
+    return file_name.split(".", 1)[0]
+
+
+def instructor_files(folder):
+    """name -> path of the regular, non-notebook files at the top of the instructor's folder."""
+    if not folder or not os.path.isdir(folder):
+        return {}
+    return {entry.name: str(entry) for entry in sorted(Path(folder).iterdir())
+            if entry.is_file() and entry.suffix not in (".ipynb", ".pyc")}
+
+
+def instructor_modules(folder):
+    """The top-level module names the instructor's folder provides (its modules and folders)."""
+    if not folder or not os.path.isdir(folder):
+        return set()
+    suffixes = tuple(importlib.machinery.all_suffixes())
+    return {module_name(entry.name) for entry in Path(folder).iterdir()
+            if not entry.name.startswith(".") and (entry.is_dir() or entry.name.endswith(suffixes))} - {""}
 
 
 class Sandbox(LoggingConfigurable):
@@ -38,6 +87,8 @@ class Sandbox(LoggingConfigurable):
         config=True)
     bwrap = Unicode("bwrap", help="The bubblewrap executable; '' to run without the file system sandbox.").tag(
         config=True)
+    network = Bool(False, help="Let student code reach the network (the host's loopback, other machines, name "
+                   "servers). Off: the sandbox has a network namespace of its own.").tag(config=True)
 
     def bwrap_path(self):
         """The bubblewrap executable, or None when it is not installed or switched off."""
@@ -54,14 +105,21 @@ class Sandbox(LoggingConfigurable):
                 "--file-size-mb", str(self.file_size_mb), "--cpu-seconds", str(self.cpu_seconds),
                 "--uid", str(self.uid_base + os.getpid() % 4000), *copies, "--"]
 
-    def wrap(self, command, cwd, private=(), binds=None, silence=False):
+    def kernel_uid(self):
+        """The unprivileged uid the launcher gives the command when the grader runs as root."""
+        return self.uid_base + os.getpid() % 4000
+
+    def wrap(self, command, cwd, private=(), binds=None, silence=False, writable=(), instructor=None):
         """The argv that runs command in the sandbox with working folder cwd.
 
         command: argv list; cwd: the host folder whose non-notebook files the code may read (the notebooks
         there, which hold the hidden tests, are left out); private: host files the command names that only
         the grader's user may read (the connection file): bound read-only, copied for the kernel's uid;
         binds: host path -> path in the sandbox, further files to bind read-only; silence: discard the
-        command's own stdout and stderr.
+        command's own stdout and stderr; writable: host folders bound read-write at the same path (the
+        kernel's ipc socket folder); instructor: the instructor's copy of the assignment's files, whose
+        files are bound into cwd in place of the submission's and whose module names no submitted file may
+        shadow.
         """
         private = [os.path.realpath(path) for path in private]
         if not self.enabled:
@@ -69,10 +127,25 @@ class Sandbox(LoggingConfigurable):
         bwrap = self.bwrap_path()
         if bwrap is None:
             return [*self.launcher_args(str(LAUNCHER), private, silence), *command]
-        return [bwrap, *self.bwrap_args(cwd, private, binds or {}),
+        return [bwrap, *self.bwrap_args(cwd, private, binds or {}, writable, instructor),
                 *self.launcher_args(SANDBOX_LAUNCHER, private, silence), *command]
 
-    def bwrap_args(self, cwd, readable, binds):
+    def working_files(self, cwd, instructor=None):
+        """path in the sandbox (in cwd) -> host file bound there: the submission folder's regular,
+        non-notebook files, except that the instructor's files come from the instructor's copy and a
+        submitted file that would be imported under an instructor module's name is left out."""
+        cwd = os.path.realpath(cwd)
+        theirs = instructor_files(instructor)
+        shadowed = instructor_modules(instructor)
+        files = {}
+        for entry in sorted(Path(cwd).iterdir()):
+            if entry.is_file() and entry.suffix != ".ipynb" and module_name(entry.name) not in shadowed:
+                files[os.path.join(cwd, entry.name)] = str(entry)
+        for name, path in theirs.items():
+            files[os.path.join(cwd, name)] = path
+        return files
+
+    def bwrap_args(self, cwd, readable, binds, writable=(), instructor=None):
         """bubblewrap's arguments: a new root with the system and Python read-only, and small writable tmpfs."""
         args = []
         made = {"/tmp", "/dev/shm"}
@@ -84,12 +157,12 @@ class Sandbox(LoggingConfigurable):
                     made.add(str(parent))
                     args.extend(["--perms", "0755", "--dir", str(parent)])
 
-        def bind(source, target=None):
+        def bind(source, target=None, option="--ro-bind"):
             target = target or source
             parents(target)
             made.add(str(target))
             bound.add(str(target))
-            args.extend(["--ro-bind", str(source), str(target)])
+            args.extend([option, str(source), str(target)])
 
         # The in-memory folders first: a later bind below /tmp (a course or a venv there) stays visible.
         args.extend(["--proc", "/proc", "--dev", "/dev"])
@@ -109,12 +182,15 @@ class Sandbox(LoggingConfigurable):
             cwd = os.path.realpath(cwd)
             parents(cwd)
             args.extend(["--size", size, "--perms", "1777", "--tmpfs", cwd])
-            for entry in sorted(Path(cwd).iterdir()):
-                if entry.is_file() and entry.suffix != ".ipynb":
-                    args.extend(["--ro-bind", str(entry), str(entry)])
+            for target, source in self.working_files(cwd, instructor).items():
+                args.extend(["--ro-bind", source, target])
             args.extend(["--chdir", cwd])
         for path in readable:
             bind(os.path.realpath(path))
+        for path in writable:
+            bind(os.path.realpath(path), option="--bind")
+        if not self.network:
+            args.append("--unshare-net")
         args.extend(["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--clearenv",
                      "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/usr/bin:/bin",
                      "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib", "--setenv", "LANG", "C.UTF-8"])
@@ -122,7 +198,39 @@ class Sandbox(LoggingConfigurable):
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels start in the Sandbox (nbgrader_config.py: c.Execute.kernel_manager_class)."""
+    """A kernel manager whose kernels start in the Sandbox (nbgrader_config.py: c.Execute.kernel_manager_class).
+
+    In bubblewrap the kernel has no network, so it uses Jupyter's ipc transport: its sockets are
+    ``<folder>/kernel-<n>`` in a folder of its own under the grader's temporary folder, owned by the kernel's
+    uid, bound into the sandbox read-write at the same path and removed when the kernel is cleaned up.
+    Without bubblewrap it uses tcp on loopback, as jupyter_client does by default.
+    """
+
+    instructor_folder = Unicode(None, allow_none=True,
+                                help="The instructor's copy of the assignment's files (set by KernelSafeExecute)")
+    ipc_folder = Unicode(None, allow_none=True, help="The folder of the kernel's ipc sockets, while it has one")
+
+    @default("transport")
+    def _default_transport(self):
+        return "ipc" if Sandbox(parent=self).isolates_files() else "tcp"
+
+    async def _async_pre_start_kernel(self, **kw):
+        if self.transport == "ipc" and not (self.ipc_folder and os.path.isdir(self.ipc_folder)):
+            self.ipc_folder = tempfile.mkdtemp(prefix="coursekit-kernel-")
+            if os.getuid() == 0:  # the kernel runs as the sandbox's uid and creates its sockets here
+                uid = Sandbox(parent=self).kernel_uid()
+                os.chown(self.ipc_folder, uid, uid)
+            self.ip = os.path.join(self.ipc_folder, "kernel")
+        return await super()._async_pre_start_kernel(**kw)
+
+    async def _async_cleanup_resources(self, restart=False):
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart and self.ipc_folder:
+            shutil.rmtree(self.ipc_folder, ignore_errors=True)
+            self.ipc_folder = None
+
+    pre_start_kernel = _async_pre_start_kernel
+    cleanup_resources = _async_cleanup_resources
 
     async def _async_interrupt_kernel(self):
         # A signal sent to the kernel's process group stops at bubblewrap, so a cell that runs past its time
@@ -137,4 +245,6 @@ class SandboxedKernelManager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments=None):
         command = super().format_kernel_cmd(extra_arguments)
         cwd = self._launch_args.get("cwd") if isinstance(self._launch_args, dict) else None
-        return Sandbox(parent=self).wrap(command, cwd, private=[self.connection_file], silence=True)
+        writable = [self.ipc_folder] if self.transport == "ipc" and self.ipc_folder else []
+        return Sandbox(parent=self).wrap(command, cwd, private=[self.connection_file], silence=True,
+                                         writable=writable, instructor=self.instructor_folder)

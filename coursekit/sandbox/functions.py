@@ -25,14 +25,18 @@ class StudentCodeError(Exception):
 
 
 class StudentProcess:
-    """The submission's code cells, run once in a sandboxed worker; call(name, args) calls its functions."""
+    """The submission's code cells, run once in a sandboxed worker; call(name, args) calls its functions.
 
-    def __init__(self, cells, cwd, sandbox, timeout):
+    instructor: the instructor's copy of the assignment's files, bound into the worker's folder in place of
+    the submission's (Sandbox.wrap).
+    """
+
+    def __init__(self, cells, cwd, sandbox, timeout, instructor=None):
         self.deadline = time.monotonic() + timeout
         binds = {UNTRUSTED / "referee_worker.py": f"{SANDBOX_DIR}/referee_worker.py",
                  UNTRUSTED / "wire.py": f"{SANDBOX_DIR}/wire.py"}
         worker = f"{SANDBOX_DIR}/referee_worker.py" if sandbox.isolates_files() else str(UNTRUSTED / "referee_worker.py")
-        command = sandbox.wrap([sys.executable, worker], cwd, binds=binds)
+        command = sandbox.wrap([sys.executable, worker], cwd, binds=binds, instructor=instructor)
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, cwd=cwd, start_new_session=True,
                                         env={"PATH": os.environ.get("PATH", ""), "MPLBACKEND": "Agg",
