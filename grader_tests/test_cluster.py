@@ -1,7 +1,7 @@
 """Grading on a Dask cluster records exactly what grading on this machine records, and loses nothing.
 
-One mixed batch (correct, buggy, untouched, a kernel that exits, a loop that ignores interrupts, a folder
-without a notebook) is graded on this machine once, then on a Dask ``LocalCluster``, on real ``dask
+One mixed batch (correct, buggy, untouched, a kernel that exits, a loop that ignores interrupts, a notebook
+under another name, a folder without a notebook) is graded on this machine once, then on a Dask ``LocalCluster``, on real ``dask
 scheduler`` and ``dask worker`` processes (one killed partway through), and through a scheduler that goes
 away; every gradebook is compared with the local one cell by cell.
 """
@@ -52,6 +52,7 @@ def batch(tmp_path_factory, source_nb, release_nb):
     for student, answers in ANSWERS.items():
         submit(course, student, notebook(release_nb, reference, answers))
     submit(course, "untouched", release_nb)
+    submit(course, "renamed", notebook(release_nb, reference, {}), notebook="backprop (1).ipynb")
     (course / "submitted" / "missing" / ASSIGNMENT).mkdir(parents=True)
     return course
 
@@ -74,8 +75,8 @@ def local(batch, tmp_path_factory):
 
 def test_local_grading_of_the_batch_is_as_expected(local):
     grades, attention = local
-    assert set(grades) == {*ANSWERS, "untouched", "missing"}
-    assert set(attention) == {"exits", "loops", "missing"}, attention
+    assert set(grades) == {*ANSWERS, "untouched", "renamed", "missing"}
+    assert set(attention) == {"exits", "loops", "renamed", "missing"}, attention
 
 
 def test_local_cluster_grades_equal_local_grades(batch, local, tmp_path):

@@ -59,7 +59,7 @@ def run_on_cluster(grader, students, address):
                                    key=key, pure=False)
             futures[future], started[student] = student, time.monotonic()
         outcomes = []
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             student = futures[future]
             outcomes.append(collect(grader, future, student, time.monotonic() - started[student], client, address))
         return outcomes

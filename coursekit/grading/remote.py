@@ -12,7 +12,9 @@ gradebook; ``record_graded`` writes the result there, on the instructor's side, 
 The work is a pure function of its inputs, so a task can run on any worker, and run again.
 """
 import hashlib
+import os
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -103,16 +105,24 @@ _courses_lock = threading.Lock()
 
 
 def worker_course(bundle):
-    """This process's private course folder for the bundle's assignment: built once per thread and version."""
+    """This process's private course folder for the bundle's assignment: built once per thread and version.
+
+    Raises SandboxUnavailable before anything is graded when this machine cannot sandbox student code.
+    """
     key = (bundle.fingerprint, threading.get_ident())
     with _courses_lock:
         if key in _courses:
             return _courses[key]
+        # nbgrader runs alembic by name: the worker's PATH may lack this interpreter's bin
+        bin_folder = str(Path(sys.executable).parent)
+        if bin_folder not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = bin_folder + os.pathsep + os.environ.get("PATH", "")
         folder = Path(tempfile.mkdtemp(prefix=f"coursekit-{bundle.assignment}-")) / "course"
         write_files(folder / "source" / bundle.assignment, bundle.source)
         config = bundle.config + (f"\n# a private course of a grading worker: its own gradebook\n"
                                   f"c.CourseDirectory.db_url = 'sqlite:///{folder / 'gradebook.db'}'\n").encode()
         (folder / "nbgrader_config.py").write_bytes(config)
+        require_sandbox(folder)
         gradebook.create_assignment(folder, bundle.assignment, bundle.definition)
         _courses[key] = folder
         return folder
@@ -144,7 +154,6 @@ def grade_remotely(bundle, submission):
     """Grade one submission in this process's private course; the Graded result (the worker's side)."""
     from .run import grade_class
     course = worker_course(bundle)
-    require_sandbox(course)
     coursedir = course_directory(course)
     student, assignment = submission.student, bundle.assignment
     write_files(coursedir.format_path(coursedir.submitted_directory, student, assignment), submission.files)
