@@ -36,7 +36,8 @@ from support.cells import cells_in_order
 from support.course import ASSIGNMENT, NOTEBOOK, REPO, new_course, run_nbgrader, submit
 from support.secrets import hidden_test_lines
 
-PER_CELL_TIMEOUT = 6  # nbgrader's Execute.timeout in the test courses: the stuck loop costs this plus 4 s
+PER_CELL_TIMEOUT = 15  # nbgrader's Execute.timeout in the test courses: the stuck loop costs this plus 4 s;
+# the set-up cell's imports take 2-3 s of CPU, and two kernels and two referee workers share 2 cores
 LOOP_IGNORING_INTERRUPTS = """
 import signal, time
 signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -72,17 +73,16 @@ def make_notebook(release_nb, reference, answers):
 
 
 def new_test_course(folder):
-    """A fresh course whose cells may run PER_CELL_TIMEOUT seconds, graded without the referee.
+    """A fresh course whose cells may run PER_CELL_TIMEOUT seconds, graded with every defence on.
 
     These tests check the grading machinery (workers, time limits, kernels that die, the report), whose
-    promise is that cells which ran before a crash keep their points. The referee (test_hostile.py) re-runs
-    every test cell against the submission's code in a separate process; a submission that crashes that
-    process while its cells are defined (an os._exit at the top level of a cell) cannot be confirmed there
-    and loses those cells too, so it is switched off here.
+    promise is that cells which ran before a crash keep their points, in the kernel and in the referee's
+    worker alike (a cell that kills or hangs the worker costs only the tests of what it and the cells after it
+    define).
     """
     course = new_course(folder)
     with open(course / "nbgrader_config.py", "a") as config:
-        config.write(f"\nc.Execute.timeout = {PER_CELL_TIMEOUT}\nc.Referee.enabled = False\n")
+        config.write(f"\nc.Execute.timeout = {PER_CELL_TIMEOUT}\n")
     return course
 
 

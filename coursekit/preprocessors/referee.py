@@ -21,6 +21,7 @@ import io
 import os
 import sys
 import sysconfig
+import time
 import warnings
 
 import numpy as np
@@ -80,6 +81,9 @@ class Referee(NbGraderPreprocessor):
 
     enabled = Bool(True, help="Re-run the hidden checks outside the notebook's kernel.").tag(config=True)
     timeout = Float(120, help="Seconds the submission's functions may take in all, per notebook.").tag(config=True)
+    cell_timeout = Float(30, help="Seconds one of the submission's cells may take to run in the worker; a cell "
+                                  "past it counts as hung, and the tests run with the cells before it.").tag(
+        config=True)
     skip_cells = List(Unicode(), [], help="grade_ids of given cells that only show results (plots, demos): the "
                       "worker does not run them. Set per course in nbgrader_config.py.").tag(config=True)
 
@@ -107,6 +111,23 @@ class Referee(NbGraderPreprocessor):
                                                                 f"{result.error}"]))
         return nb, resources
 
+    def start_student(self, cells, cwd, sandbox, instructor):
+        """The submission's worker with its cells run; when a cell kills or hangs it, a new worker with only the
+        cells before that one, so that the tests of functions defined before the crash still count (in the
+        notebook's kernel the cells after the crash did not run, so their tests score 0 there anyway)."""
+        started = time.monotonic()
+        try:
+            return StudentProcess(cells, cwd, sandbox, self.timeout, instructor=instructor,
+                                  cell_timeout=self.cell_timeout)
+        except StudentCodeError as error:
+            remaining = self.timeout - (time.monotonic() - started)
+            if not error.defined or error.defined >= len(cells) or remaining <= 0:
+                raise
+            self.log.warning("the referee's worker stopped in the submission's cell %d (%s): its tests run with "
+                             "the %d cells before it", error.defined + 1, error, error.defined)
+            return StudentProcess(cells[:error.defined], cwd, sandbox, remaining, instructor=instructor,
+                                  cell_timeout=self.cell_timeout)
+
     def referee(self, nb, trusted, cwd):
         """grade_id -> CellResult of every test cell, run in this process against the sandboxed worker."""
         worker_cells = [c.source for c in nb.cells if c.cell_type == "code" and not utils.is_grade(c)
@@ -117,7 +138,7 @@ class Referee(NbGraderPreprocessor):
             self.log.warning("the instructor's copy of the assignment (source/<assignment>/) was not found: the "
                              "referee's cells can import no helper module of the assignment")
         try:
-            student = StudentProcess(worker_cells, cwd, sandbox, self.timeout, instructor=instructor)
+            student = self.start_student(worker_cells, cwd, sandbox, instructor)
         except StudentCodeError as error:
             return {grade_id: CellResult("", f"StudentCodeError: {error}") for grade_id, kind, _ in trusted
                     if kind == "test"}

@@ -76,7 +76,14 @@ def enlarge_pipe(fd):
 
 
 class StudentCodeError(Exception):
-    """The submission's function raised, or its process ended, timed out or answered nonsense."""
+    """The submission's function raised, or its process ended, timed out or answered nonsense.
+
+    defined: when the process failed while running the submission's cells, how many of them had run.
+    """
+
+    def __init__(self, message, defined=None):
+        super().__init__(message)
+        self.defined = defined
 
 
 class StudentProcess:
@@ -86,7 +93,7 @@ class StudentProcess:
     the submission's (Sandbox.wrap).
     """
 
-    def __init__(self, cells, cwd, sandbox, timeout, instructor=None):
+    def __init__(self, cells, cwd, sandbox, timeout, instructor=None, cell_timeout=None):
         self.deadline = time.monotonic() + timeout
         binds = {UNTRUSTED / "referee_worker.py": f"{SANDBOX_DIR}/referee_worker.py",
                  UNTRUSTED / "wire.py": f"{SANDBOX_DIR}/wire.py", **font_cache_binds()}
@@ -101,8 +108,22 @@ class StudentProcess:
             enlarge_pipe(pipe.fileno())
             os.set_blocking(pipe.fileno(), False)  # every wait is a select with the deadline
         self.reader = wire.Reader(self.process.stdout.fileno(), wait=lambda: self._wait(readable=True))
+        self.defined = None
         self._send({"cells": cells})
-        self._receive()
+        self._run_cells(cell_timeout)
+
+    def _run_cells(self, cell_timeout):
+        """Wait for the worker to run the cells, each within cell_timeout; count the cells it ran."""
+        final = self.deadline
+        self.defined = 0
+        while True:
+            if cell_timeout:
+                self.deadline = min(final, time.monotonic() + cell_timeout)
+            header, _ = self._receive()
+            if header.get("ready"):
+                break
+            self.defined = int(header.get("defined", self.defined))
+        self.deadline, self.defined = final, None
 
     def _send(self, header, buffers=()):
         try:
@@ -144,7 +165,7 @@ class StudentProcess:
     def _fail(self, reason):
         self.dead = self.dead or reason
         self.close()
-        raise StudentCodeError(self.dead)
+        raise StudentCodeError(self.dead, self.defined)
 
     def call(self, name, args):
         """(reply header, decoded {"result", "args"} or None) of the submission's function name on args."""

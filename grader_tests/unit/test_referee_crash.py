@@ -1,0 +1,52 @@
+"""A cell that kills or hangs the referee's worker costs only what it and the cells after it define.
+
+The worker runs without the sandbox here (a plain Python process): the unit under test is the protocol's
+progress report and the referee's second start with the cells before the crash.
+"""
+import numpy as np
+import pytest
+
+from coursekit.preprocessors.referee import Referee
+from coursekit.sandbox import Sandbox
+from coursekit.sandbox.functions import StudentCodeError, StudentProcess, proxy
+
+DEFINES_F = "def f(x):\n    return x + 1"
+DEFINES_G = "def g(x):\n    return x * 2"
+EXITS = "import os\nos._exit(3)"
+HANGS = "while True:\n    pass"
+
+
+def unsandboxed():
+    return Sandbox(enabled=False)
+
+
+@pytest.mark.parametrize("crash", [EXITS, HANGS], ids=["exit", "hang"])
+def test_the_worker_reports_how_many_cells_ran_before_it_stopped(tmp_path, crash):
+    with pytest.raises(StudentCodeError) as stopped:
+        StudentProcess([DEFINES_F, crash, DEFINES_G], tmp_path, unsandboxed(), timeout=20, cell_timeout=2)
+    assert stopped.value.defined == 1, "the worker ran DEFINES_F, then stopped in the second cell"
+
+
+def test_a_worker_that_ran_every_cell_reports_no_count(tmp_path):
+    student = StudentProcess([DEFINES_F, DEFINES_G], tmp_path, unsandboxed(), timeout=20, cell_timeout=2)
+    try:
+        assert student.defined is None
+    finally:
+        student.close()
+
+
+@pytest.mark.parametrize("crash", [EXITS, HANGS], ids=["exit", "hang"])
+def test_the_referee_keeps_the_functions_defined_before_the_crash(tmp_path, crash):
+    referee = Referee(timeout=30, cell_timeout=2)
+    student = referee.start_student([DEFINES_F, crash, DEFINES_G], tmp_path, unsandboxed(), None)
+    try:
+        assert proxy(student, "f")(np.array([1.0])).tolist() == [2.0], "f was defined before the crash"
+        with pytest.raises(StudentCodeError, match="g raised"):
+            proxy(student, "g")(np.array([1.0]))
+    finally:
+        student.close()
+
+
+def test_a_crash_in_the_first_cell_fails_every_test(tmp_path):
+    with pytest.raises(StudentCodeError):
+        Referee(timeout=30, cell_timeout=2).start_student([EXITS, DEFINES_F], tmp_path, unsandboxed(), None)
