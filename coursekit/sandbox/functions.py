@@ -60,8 +60,7 @@ def mirror_kind(value):
     if isinstance(value, np.ndarray):  # a subclass: crosses as a plain array, mirrored as always
         return 2 if value.dtype.kind in wire.NUMERIC_KINDS else 0
     if type(value) is dict and all(type(k) is str for k in value):
-        # A 0-d array crosses as 1-d, and mirror would replace it by the worker's: only arrays of 1+ dimensions
-        if all(type(v) is np.ndarray and v.dtype.kind in wire.NUMERIC_KINDS and v.ndim >= 1 for v in value.values()):
+        if all(type(v) is np.ndarray and v.dtype.kind in wire.NUMERIC_KINDS for v in value.values()):
             return 1
         return 2
     return 0

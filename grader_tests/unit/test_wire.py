@@ -34,11 +34,7 @@ ARRAYS = {
 }
 
 
-ZERO_D_BUG = pytest.mark.xfail(strict=True, reason="wire.encode uses np.ascontiguousarray, which makes a 0-d array "
-                                                  "1-d: it arrives with shape (1,) (coursekit/sandbox/untrusted/wire.py)")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=ZERO_D_BUG) if n == "0-d" else n for n in ARRAYS])
+@pytest.mark.parametrize("name", ARRAYS)
 def test_array_round_trip_keeps_dtype_shape_and_values(name):
     array = ARRAYS[name]
     got = round_trip(array)

@@ -137,7 +137,7 @@ def test_a_result_that_is_an_argument_is_not_sent_twice():
 
 
 @pytest.mark.parametrize("value, kind", [
-    (np.ones(3), 1), (np.array(1.0), 1), ({"W": np.ones(2)}, 1), ({"x": np.array(1.0)}, 2),
+    (np.ones(3), 1), (np.array(1.0), 1), ({"W": np.ones(2)}, 1), ({"x": np.array(1.0)}, 1),
     ({"W": np.ones(2), "n": 3}, 2), ({}, 1), ([np.ones(2)], 0), (3.0, 0), ("s", 0),
     (np.array([None]), 0), ({1: np.ones(2)}, 0), (np.ma.masked_array([1.0]), 2),
 ])

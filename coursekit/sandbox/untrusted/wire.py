@@ -46,7 +46,9 @@ def encode(value):
         if item is UNCHANGED:
             return {"__unchanged__": True}
         if isinstance(item, np.ndarray):
-            array = np.ascontiguousarray(np.asarray(item))
+            array = np.asarray(item)
+            if not array.flags.c_contiguous:  # ascontiguousarray alone would make a 0-d array 1-d
+                array = np.ascontiguousarray(array)
             if array.dtype.kind not in NUMERIC_KINDS:
                 return {"__unsupported__": f"array of dtype {array.dtype}"}
             buffers.append(array.reshape(-1).view(np.uint8))  # the array's own bytes, not a copy
