@@ -17,7 +17,7 @@ demo: setup
 	$(BIN)/python -m coursekit demo $(ASSIGNMENT)
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
