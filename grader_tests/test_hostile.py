@@ -20,8 +20,9 @@ from coursekit.course.notebooks import HIDDEN_MARKERS, SOLUTION_MARKERS, referen
 from support.course import ASSIGNMENT, SOURCE, new_course, scores
 from support.secrets import helper_files, hidden_test_lines
 from catalogue.report import SUMMARY_LINES
+from support.files import Listener, write_submission
 from hostile import (ANOTHER_STUDENT_MARK, FIGURES, FOLLOWERS, HOSTILE, MARKERS_ENV, POISON_MARK, POISONERS,
-                     SECRET_ENV, Listener, configure, control_submissions, planted_on_host, write_submission)
+                     SECRET_ENV, configure, control_submissions, planted_on_host)
 
 pytestmark = pytest.mark.slow  # one batch of every hostile submission, graded by the grade command
 

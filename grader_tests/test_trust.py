@@ -12,11 +12,9 @@ names, and send the hidden test code they find in their caller's frames and in t
 """
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from coursekit.course.notebooks import build_submission, reference_answers
 from coursekit.preprocessors.referee import import_from
 from coursekit.sandbox import Sandbox, SandboxedKernelManager
 from support.course import ASSIGNMENT, new_course, scores
+from support.files import Listener, write_submission
 
 HAS_BWRAP = Sandbox().isolates_files()
 needs_bwrap = pytest.mark.skipif(not HAS_BWRAP, reason="bubblewrap (apt-get install bubblewrap) is not installed")
@@ -238,51 +237,6 @@ def with_cells(release_nb, reference, cells, **answers):
     return nb
 
 
-class Listener:
-    """A TCP and UDP listener on 127.0.0.1 that counts the connections and bytes it receives."""
-
-    def __init__(self):
-        self.tcp = socket.socket()
-        self.tcp.bind(("127.0.0.1", 0))
-        self.tcp.listen(64)
-        self.port = self.tcp.getsockname()[1]
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", self.port))
-        self.connections, self.received, self.datagrams = 0, b"", 0
-        self.closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-        threading.Thread(target=self._receive_udp, daemon=True).start()
-
-    def _accept(self):
-        while not self.closed:
-            try:
-                connection, _ = self.tcp.accept()
-            except OSError:
-                return
-            self.connections += 1
-            connection.settimeout(2)
-            try:
-                while chunk := connection.recv(65536):
-                    self.received += chunk
-            except OSError:
-                pass
-            connection.close()
-
-    def _receive_udp(self):
-        while not self.closed:
-            try:
-                data, _ = self.udp.recvfrom(65536)
-            except OSError:
-                return
-            self.datagrams += 1
-            self.received += data
-
-    def close(self):
-        self.closed = True
-        self.tcp.close()
-        self.udp.close()
-
-
 SHADOW_MODULES = ["sklearn", "numpy"]
 
 
@@ -317,18 +271,7 @@ def trust_batch(tmp_path_factory, source_nb, release_nb):
     if library is not None:
         submissions["shadow-checks-package"]["backprop_checks.so"] = library
     for student, files in submissions.items():
-        folder = course / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        files = {"backprop.ipynb": nb, **files}
-        for name, content in files.items():
-            path = folder / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            elif isinstance(content, str):
-                path.write_text(content)
-            else:
-                nbformat.write(content, path)
+        write_submission(course / "submitted" / student / ASSIGNMENT, {"backprop.ipynb": nb, **files})
 
     from nbgrader.apps.api import NbGraderAPI
     config = course_directory(course).config
