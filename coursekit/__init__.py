@@ -10,7 +10,8 @@ The package, as one class's grading flows through it:
 - ``preprocessors/``: the nbgrader plug-ins each submission goes through (``install(c)`` puts them in place);
 - ``sandbox/``: bubblewrap and OS limits around every piece of student code;
 - ``report/``: tables, charts and feedback after grading;
-- ``launchers/``: JupyterLab for students and instructors, and the demo.
+- ``lms.py``: Canvas and Moodle: collecting their submission zips, writing the grade files they import;
+- ``launchers/``: JupyterLab for students and instructors, the student handout, and the demo.
 """
 from .errors import KitError
 
