@@ -40,8 +40,11 @@ Write, from the gradebook as it is now (so run it again after manual grading):
   grades.csv                          nbgrader's CSV export of the gradebook
   reports/ASSIGNMENT/scores.csv       one row per student: each test cell's score, the total, and why the
                                       submission needs attention, if it does
-  reports/ASSIGNMENT/summary.md       mean and median score, the share of students passing each test cell
-  reports/ASSIGNMENT/*.png            a score histogram and a pass-rate chart per test cell
+  reports/ASSIGNMENT/summary.md       mean and median score, the share of students passing each test cell,
+                                      and what the class got wrong: for each test cell, the most common
+                                      messages of the trusted run of its checks, with their shares
+  reports/ASSIGNMENT/*.png            a score histogram, a pass-rate chart per test cell, and the
+                                      failure reasons chart
   feedback/<student>/ASSIGNMENT/      each student's feedback (HTML, nbgrader's generate_feedback), in which
                                       hidden test code is never shown: a failing hidden check shows its
                                       name and message only

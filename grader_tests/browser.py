@@ -22,6 +22,7 @@ try:
 except ImportError:  # skip_unless_browser() skips every test that would use it
     expect = None
 
+ARTIFACTS = Path(__file__).parent / "artifacts"  # screenshots for a person to look at (ignored by git)
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -136,6 +137,33 @@ def start_chromium(playwright, profile):
     """Debian's Chromium, headless, with a fresh profile folder and the flags of a closed network."""
     return playwright.chromium.launch_persistent_context(
         str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS, viewport=VIEWPORT)
+
+
+def chromium_context(tmp_path_factory):
+    """A browser context of Debian's Chromium with a fresh profile, closed with Playwright at the end (a generator,
+    for a fixture)."""
+    skip_unless_browser()
+    from playwright.sync_api import sync_playwright
+    playwright = sync_playwright().start()
+    try:
+        context = start_chromium(playwright, tmp_path_factory.mktemp("chromium-profile"))
+        try:
+            yield context
+        finally:
+            context.close()
+    finally:
+        playwright.stop()
+
+
+def artifact(name):
+    """The path of artifacts/<name>.png, the folder made."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return str(ARTIFACTS / f"{name}.png")
+
+
+def screenshot(page, name):
+    """Save the page's view as artifacts/<name>.png."""
+    page.screenshot(path=artifact(name))
 
 
 def copy_release(release, root, folder):

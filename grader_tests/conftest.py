@@ -62,3 +62,10 @@ def pytest_terminal_summary(terminalreporter, config):
         hostile = ("{} above honest · {} network connections · {} imports from submissions".format(*figures["hostile"])
                    if "hostile" in figures else "not run")
         terminalreporter.write_line(f"messy honest submissions: {messy} · hostile: {hostile}")
+
+
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory):
+    """A context of Debian's Chromium with a fresh profile (browser.py); the test is skipped without a browser."""
+    from browser import chromium_context
+    yield from chromium_context(tmp_path_factory)

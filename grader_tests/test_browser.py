@@ -14,12 +14,11 @@ from coursekit.course.notebooks import nbgrader_meta, read, reference_answers
 from coursekit.course.notebooks import test_ids as graded_cells
 from coursekit.launchers.lab import formgrader_lab, student_lab
 from support.course import ASSIGNMENT, NOTEBOOK, RELEASE, REPO, graded_course, new_course
-from browser import (ERROR_MIME, RUN_SECONDS, JupyterServer, NotebookPage, copy_release, expect,
-                     skip_unless_browser, start_chromium)
+from browser import (ERROR_MIME, RUN_SECONDS, JupyterServer, NotebookPage, artifact, copy_release, expect,
+                     screenshot, skip_unless_browser)
 
 pytestmark = pytest.mark.slow
 
-ARTIFACTS = REPO / "grader_tests" / "artifacts"
 WRONG_RELU = "def relu(z):\n    return np.abs(z)"
 
 
@@ -39,33 +38,6 @@ def lab_server(tmp_path_factory):
         yield server.wait_ready()
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium(tmp_path_factory):
-    """A browser context of Debian's Chromium with a fresh profile; closed with Playwright at the end."""
-    skip_unless_browser()
-    from playwright.sync_api import sync_playwright
-    playwright = sync_playwright().start()
-    try:
-        context = start_chromium(playwright, tmp_path_factory.mktemp("chromium-profile"))
-        try:
-            yield context
-        finally:
-            context.close()
-    finally:
-        playwright.stop()
-
-
-def artifact(name):
-    """The path of artifacts/<name>.png, the folder made."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    return str(ARTIFACTS / f"{name}.png")
-
-
-def screenshot(page, name):
-    """Save the page's view as artifacts/<name>.png."""
-    page.screenshot(path=artifact(name))
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ that prints its own notebook, a missing notebook and an unreadable one. Most tes
 re-run tests work on copies of it, the time-limit tests on a small course of their own.
 """
 import csv
-import html
 import io
 import json
 import os
@@ -31,10 +30,11 @@ from coursekit.grading import grade_class
 from coursekit.grading.progress import LineProgress
 from coursekit.grading.state import State, only_run
 from coursekit.preprocessors.hide_hidden_tests import HideHiddenTests, normalise
+from coursekit.report.summary import class_summary
 from support.answers import BACKWARD_WITHOUT_RELU_MASK, NO_MASK_LOSES
 from support.cells import cells_in_order
 from support.course import ASSIGNMENT, NOTEBOOK, REPO, new_course, run_nbgrader, submit
-from support.secrets import hidden_test_lines
+from support.secrets import hidden_test_lines, page_text
 
 PER_CELL_TIMEOUT = 15  # nbgrader's Execute.timeout in the test courses: the stuck loop costs this plus 4 s;
 # the set-up cell's imports take 2-3 s of CPU, and two kernels and two referee workers share 2 cores
@@ -232,7 +232,24 @@ def test_summary_gives_mean_and_median_score(class_course, source_nb, max_points
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("chart", ["score_histogram.png", "pass_rates.png"])
+def test_summary_gives_the_share_of_students_failing_each_test_cell(class_course, source_nb, max_points):
+    summary = (class_course[0] / "reports" / ASSIGNMENT / "summary.md").read_text()
+    wrong = summary.split("## What the class got wrong", 1)[1]
+    n = len(STUDENTS)
+    for cell, points in max_points.items():
+        failed = sum(1 for s in STUDENTS if expected_scores(s, source_nb, max_points)[cell] < points)
+        assert (f"- {cell}: {failed / n:.0%} failed ({failed}/{n})." in wrong) == (failed > 0), cell
+
+
+@pytest.mark.slow
+def test_failure_reasons_are_the_trusted_runs_and_the_graders_messages(class_course):
+    failures = class_summary(class_course[0], ASSIGNMENT).failures["test_backward_hidden_layer"]
+    assert sum(k for reason, k in failures.items() if "the kernel died in backward" in reason) == 1, failures
+    assert sum(k for reason, k in failures.items() if reason.startswith("grad W1 ")) == 1, failures  # no-relu-mask
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chart", ["score_histogram.png", "pass_rates.png", "failure_reasons.png"])
 def test_chart_is_a_small_png(class_course, chart):
     course = class_course[0]
     path = course / "reports" / ASSIGNMENT / chart
@@ -250,11 +267,6 @@ def test_feedback_is_written_for_every_submission_that_ran(class_course):
     course = class_course[0]
     students = {path.parent.parent.name for path in feedback_files(course)}
     assert students == set(STUDENTS) - {"missing", "broken"}
-
-
-def page_text(path):
-    """The visible text of an HTML page, whitespace collapsed."""
-    return normalise(html.unescape(re.sub(r"<[^>]+>", " ", path.read_text())))
 
 
 @pytest.mark.slow

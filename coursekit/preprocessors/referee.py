@@ -89,10 +89,10 @@ class Referee(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         self.instructor = instructor_folder(self.config, resources.get("nbgrader", {}).get("assignment"))
+        for cell in nb.cells:  # only the referee writes this metadata (reports read it): never keep a submission's
+            cell.get("metadata", {}).pop("coursekit", None)
         if not self.enabled:
             return nb, resources
-        for cell in nb.cells:  # only the referee writes this metadata: never trust a submission's copy
-            cell.get("metadata", {}).pop("coursekit", None)
         trusted = trusted_cells(nb)
         if not any(kind == "test" for _, kind, _ in trusted):
             return nb, resources

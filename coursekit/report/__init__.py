@@ -1,9 +1,10 @@
-"""The class report after grading: nbgrader's grades.csv, a per-cell table, a summary, two charts, feedback.
+"""The class report after grading: nbgrader's grades.csv, a per-cell table, a summary, three charts, feedback.
 
 Written to the course folder: ``grades.csv`` (nbgrader's CSV export, as ``nbgrader export`` writes it),
 ``reports/<assignment>/``: ``scores.csv`` (one row per student, one column per test cell, the total and the
-reason when a submission needs attention), ``summary.md`` (mean and median score, and for every test cell
-the share of students who passed it), ``score_histogram.png`` and ``pass_rates.png``; and every student's
+reason when a submission needs attention), ``summary.md`` (mean and median score, for every test cell
+the share of students who passed it and the most common reasons of those who did not, reasons.py),
+``score_histogram.png``, ``pass_rates.png`` and ``failure_reasons.png``; and every student's
 feedback, ``feedback/<student>/<assignment>/*.html``, written by nbgrader's GenerateFeedback in parallel
 workers (feedback.py). The figures are summary.py's, the charts charts.py's.
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from ..errors import KitError
 from ..grading.local import Worker, close_pool, start_fork_server
 from ..grading.progress import default_progress
-from .charts import plot_histogram, plot_pass_rates
+from .charts import plot_failure_reasons, plot_histogram, plot_pass_rates
 from .feedback import students_with_autograded_notebooks, write_feedback
 from .summary import class_summary, export_grades, summary_text, write_scores_table
 
@@ -40,7 +41,8 @@ def write_report(course, assignment, feedback=True, workers=None, progress=None)
         paths = [export_grades(course, course / "grades.csv"),
                  write_scores_table(summary, folder / "scores.csv"), folder / "summary.md",
                  plot_histogram(summary, folder / "score_histogram.png"),
-                 plot_pass_rates(summary, folder / "pass_rates.png")]
+                 plot_pass_rates(summary, folder / "pass_rates.png"),
+                 plot_failure_reasons(summary, folder / "failure_reasons.png")]
         students = students_with_autograded_notebooks(course, assignment) if feedback else []
         pool += [Worker(course, i + 1) for i in range(min(workers or default_workers(), len(students)))]
         problems = write_feedback(course, pool, students, assignment, progress or default_progress())

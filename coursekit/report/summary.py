@@ -1,7 +1,7 @@
 """The class's scores from the gradebook: a summary, the per-cell table, nbgrader's CSV export."""
 import csv
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -11,6 +11,7 @@ class ClassSummary:
     max_points: dict      # test cell -> points, in notebook order
     scores: dict          # student -> {test cell: score}
     reasons: dict         # student -> why the submission needs attention
+    failures: dict = field(default_factory=dict)  # test cell -> Counter(reason -> students), reasons.py
 
     def total(self, student):
         """The student's total over the test cells."""
@@ -50,8 +51,11 @@ def class_summary(course, assignment):
     notebooks = require_assignment(course, assignment)
     max_points, scores = cell_scores(course, assignment)
     order = notebook_order(course, assignment, notebooks, max_points)
+    from .reasons import autograded_notebooks, failure_reasons
     reasons = {s: o.reason for s, o in State(course, assignment).outcomes.items() if o.reason and s in scores}
-    return ClassSummary({cell: max_points[cell] for cell in order}, scores, reasons)
+    summary = ClassSummary({cell: max_points[cell] for cell in order}, scores, reasons)
+    summary.failures = failure_reasons(summary, autograded_notebooks(course, assignment, notebooks))
+    return summary
 
 
 def export_grades(course, path):
@@ -93,7 +97,29 @@ def summary_text(summary, assignment, attention=True):
         lines.append(f"| {cell} | {points:g} | {share:.0%} ({round(share * n)}/{n}) |")
     weakest = min(summary.max_points, key=summary.pass_share)
     lines += ["", f"Least passed: {weakest} ({summary.pass_share(weakest):.0%} of the class)."]
+    lines += failures_text(summary)
     if attention and summary.reasons:
         lines += ["", f"## {len(summary.reasons)} submission(s) need attention", ""]
         lines += [f"- {student}: {reason}" for student, reason in sorted(summary.reasons.items())]
     return "\n".join(lines) + "\n"
+
+
+def failures_text(summary, top=3):
+    """Markdown lines: for each test cell some failed, its failure share and its top reasons with their shares."""
+    n = len(summary.scores)
+    cells = [cell for cell in summary.max_points if summary.failures.get(cell)]
+    if not cells:
+        return []
+    lines = ["", "## What the class got wrong", "",
+             "Reasons are the messages of the trusted run of the hidden checks (quoted values and numbers shown "
+             "as '…' and #).", ""]
+    for cell in cells:
+        counts = summary.failures[cell]
+        failed = sum(counts.values())
+        common = counts.most_common(top)
+        parts = [f"{k / n:.0%} ({k}/{n}) '{reason}'" for reason, k in common]
+        rest = failed - sum(k for _, k in common)
+        if rest:
+            parts.append(f"{rest} more with {len(counts) - len(common)} other reason(s)")
+        lines.append(f"- {cell}: {failed / n:.0%} failed ({failed}/{n}). " + "; ".join(parts))
+    return lines

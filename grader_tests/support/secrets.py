@@ -13,6 +13,8 @@ every line counts (``min_length=1``). Where a student's own code and output are 
 line shorter than the feedback filter's ``HideHiddenTests.min_secret_length`` (``while True:``, ``break``)
 would be found in honest work, so that is the default: the tests look for every line the filter hides.
 """
+import html
+import re
 from pathlib import Path
 
 from coursekit.course.notebooks import HIDDEN_MARKERS
@@ -57,3 +59,8 @@ def hidden_test_lines(source_nb, helper_files=(), min_length=FEEDBACK_MIN_LENGTH
 def helper_files(folder):
     """The files of an assignment folder besides its notebooks (what the notebook imports)."""
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix != ".ipynb")
+
+
+def page_text(path):
+    """The visible text of an HTML page (feedback), tags dropped and whitespace collapsed."""
+    return normalise(html.unescape(re.sub(r"<[^>]+>", " ", Path(path).read_text())))

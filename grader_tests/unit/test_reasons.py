@@ -1,0 +1,90 @@
+"""Why the class failed each test cell (coursekit/report/reasons.py): grouping the trusted run's messages."""
+from collections import Counter
+
+import nbformat
+import pytest
+
+from coursekit.report.reasons import (NO_TRUSTED_RUN, NOTEBOOK_ONLY, class_reason, failure_reasons,
+                                      referee_errors)
+from coursekit.report.summary import ClassSummary, failures_text
+
+
+@pytest.mark.parametrize("first, second", [
+    ("AssertionError: relu(-0.5) gave 0.5, expected 0.0: relu(z) = max(0, z)",
+     "AssertionError: relu(-2) gave 2, expected 0: relu(z) = max(0, z)"),
+    ("AssertionError: relu raised 'NameError: name 'x' is not defined': Python's max and if compare",
+     "AssertionError: relu raised 'TypeError: bad': Python's max and if compare"),
+    ("AssertionError: the gradients have no key 'W1': use the same keys",
+     "AssertionError: the gradients have no key 'B2': use the same keys"),
+    ("StudentCodeError: relu raised ValueError: my secret text", "StudentCodeError: relu raised ValueError: other"),
+])
+def test_messages_that_differ_only_in_the_submissions_values_are_one_reason(first, second):
+    assert class_reason(first) == class_reason(second)
+
+
+def test_a_reason_keeps_the_checks_own_words():
+    reason = class_reason("AssertionError: relu raised 'oops': Python's max and if compare one number at a time")
+    assert reason == "relu raised '…': Python's max and if compare one number at a time"
+
+
+def test_text_a_submission_put_in_its_exception_never_reaches_the_reason():
+    assert "secret" not in class_reason("StudentCodeError: backward raised KeyError: 'secret' and more secret")
+    assert "secret" not in class_reason("AssertionError: softmax raised 'secret: text': a row's maximum")
+
+
+def test_a_long_message_is_cut_to_a_line():
+    assert len(class_reason("AssertionError: " + "word " * 200)) <= 160
+
+
+def notebook(verdicts):
+    """An autograded notebook whose test cells carry the referee's verdicts {grade_id: error or None}."""
+    cells = []
+    for grade_id, error in verdicts.items():
+        cell = nbformat.v4.new_code_cell("")
+        cell.metadata = {"nbgrader": {"grade_id": grade_id, "grade": True, "points": 1},
+                         "coursekit": {"referee": {"passed": error is None, "error": error}}}
+        cells.append(cell)
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def test_referee_errors_reads_each_test_cells_verdict():
+    assert referee_errors(notebook({"a": None, "b": "AssertionError: no"})) == {"a": None, "b": "AssertionError: no"}
+
+
+def summary_of(scores, reasons=None):
+    return ClassSummary({"a": 1.0, "b": 1.0}, scores, reasons or {})
+
+
+def test_failures_are_counted_per_cell_and_reason():
+    summary = summary_of({"s1": {"a": 0.0, "b": 1.0}, "s2": {"a": 0.0, "b": 0.0}, "s3": {"a": 1.0, "b": 1.0}})
+    books = {"s1": [notebook({"a": "AssertionError: grad W1 is 4 times too large", "b": None})],
+             "s2": [notebook({"a": "AssertionError: grad W1 is 8 times too large", "b": None})],
+             "s3": [notebook({"a": None, "b": None})]}
+    failures = failure_reasons(summary, books.__getitem__)
+    assert failures == {"a": Counter({"grad W1 is # times too large": 2}), "b": Counter({NOTEBOOK_ONLY: 1})}
+
+
+def test_a_submission_needing_attention_fails_for_the_graders_reason():
+    summary = summary_of({"s1": {"a": 0.0, "b": 0.0}}, {"s1": "the kernel died in softmax"})
+    failures = failure_reasons(summary, lambda student: [notebook({"a": "AssertionError: forged"})])
+    assert failures == {"a": Counter({"the kernel died in softmax": 1}), "b": Counter({"the kernel died in softmax": 1})}
+
+
+def test_a_cell_without_a_verdict_says_so():
+    failures = failure_reasons(summary_of({"s1": {"a": 0.0, "b": 1.0}}), lambda student: [])
+    assert failures["a"] == Counter({NO_TRUSTED_RUN: 1})
+
+
+def test_summary_gives_each_failing_cells_share_and_top_reasons():
+    summary = summary_of({f"s{i}": {"a": 0.0 if i < 3 else 1.0, "b": 1.0} for i in range(8)})
+    summary.failures = {"a": Counter({"is the ReLU mask applied?": 2, "grad W1 is # times too large": 1})}
+    text = "\n".join(failures_text(summary))
+    assert ("- a: 38% failed (3/8). 25% (2/8) 'is the ReLU mask applied?'; 12% (1/8) 'grad W1 is # times too large'"
+            in text)
+    assert "- b:" not in text
+
+
+def test_summary_counts_the_reasons_beyond_the_top_ones():
+    summary = summary_of({f"s{i}": {"a": 0.0, "b": 1.0} for i in range(5)})
+    summary.failures = {"a": Counter({f"reason {i}": 1 for i in range(5)})}
+    assert "; 2 more with 2 other reason(s)" in "\n".join(failures_text(summary))
