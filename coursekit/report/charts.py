@@ -44,28 +44,27 @@ def plot_pass_rates(summary, path):
     return path
 
 
-def plot_failure_reasons(summary, path, top=3, width=70):
-    """A horizontal bar per (test cell, one of its top reasons): the share of students who failed it for that
-    reason; bars of one cell share a colour, cells in notebook order. A class with no failure gets a note."""
+def plot_failure_reasons(summary, path, top=3, width=90):
+    """A horizontal bar per (test cell, one of its top reasons), labelled "cell: reason": the share of students
+    who failed the cell for that reason; a cell's bars share a colour, cells in notebook order. A class with no
+    failure gets a note instead."""
     plt = pyplot()
     rows = [(cell, reason, k) for cell in summary.max_points if summary.failures.get(cell)
             for reason, k in summary.failures[cell].most_common(top)]
     n = len(summary.scores) or 1
-    fig, ax = plt.subplots(figsize=(8, 0.4 * len(rows) + 1.6), dpi=100)
+    fig, ax = plt.subplots(figsize=(10, 0.32 * len(rows) + 1.4), dpi=100)
     if not rows:
         ax.text(0.5, 0.5, "every test cell passed for every student", ha="center", va="center")
         ax.set_axis_off()
     else:
         colours = plt.get_cmap("tab10")
         cells = list(dict.fromkeys(cell for cell, _, _ in rows))
-        labels = [reason if len(reason) <= width else reason[:width - 1] + "…" for _, reason, _ in rows]
+        labels = [f"{cell}: {reason}" for cell, reason, _ in rows]
+        labels = [label if len(label) <= width else label[:width - 1] + "…" for label in labels]
         shares = [100 * k / n for _, _, k in rows]
         bars = ax.barh(range(len(rows))[::-1], shares, tick_label=labels,
                        color=[colours(cells.index(cell) % 10) for cell, _, _ in rows])
         ax.bar_label(bars, labels=[f"{s:.0f}%" for s in shares], padding=3, fontsize=8)
-        for cell in cells:
-            ax.bar(0, 0, color=colours(cells.index(cell) % 10), label=cell)
-        ax.legend(fontsize=7, loc="lower right")
         ax.set(xlim=(0, 112), xlabel="students (%)", title="Why test cells failed (the trusted run's messages)")
         ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
