@@ -20,6 +20,7 @@ instructor's copy, and a student's file that would shadow one of their modules (
 Without bwrap the limits still apply (and the kernel uses tcp on loopback), but neither the file system nor
 the network is hidden: the command says so once.
 """
+import glob
 import importlib.machinery
 import os
 import shutil
@@ -34,6 +35,7 @@ from traitlets.config import LoggingConfigurable
 
 LAUNCHER = Path(__file__).resolve().parent / "untrusted" / "launch.py"
 SANDBOX_LAUNCHER = "/sandbox/launch.py"
+FONT_CACHE = "/sandbox/matplotlib"  # the grader's matplotlib font lists, read-only (font_cache_files)
 
 
 def instructor_folder(config, assignment):
@@ -48,6 +50,29 @@ def instructor_folder(config, assignment):
     coursedir = CourseDirectory(config=config)
     folder = os.path.realpath(coursedir.format_path(coursedir.source_directory, ".", assignment))
     return folder if os.path.isdir(folder) else None
+
+
+def font_cache_files():
+    """host file -> path in the sandbox of the grader's matplotlib font lists (``fontlist-v*.json``).
+
+    Every kernel and referee worker starts with an empty MPLCONFIGDIR, where matplotlib would spend about
+    0.4 s of CPU building its font list again; launch.py copies these into it instead. The lists name font
+    files of the system and of Python's matplotlib, which the sandbox shows read-only at the same paths.
+    """
+    folders = []
+    matplotlib = sys.modules.get("matplotlib")
+    if matplotlib is not None:
+        try:
+            folders.append(matplotlib.get_cachedir())
+        except Exception:  # noqa: BLE001 - no cache folder: the sandbox builds its own list
+            pass
+    folders.append(os.environ.get("MPLCONFIGDIR")
+                   or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "matplotlib"))
+    for folder in folders:
+        found = sorted(glob.glob(os.path.join(folder or "", "fontlist-v*.json")))
+        if found:
+            return {path: f"{FONT_CACHE}/{os.path.basename(path)}" for path in found}
+    return {}
 
 
 def module_name(file_name):
@@ -98,9 +123,10 @@ class Sandbox(LoggingConfigurable):
         """Whether commands run in bubblewrap's new root (else only under the OS limits, or bare)."""
         return self.enabled and self.bwrap_path() is not None
 
-    def launcher_args(self, launcher, private=(), silence=False):
+    def launcher_args(self, launcher, private=(), silence=False, font_cache=False):
         """The limit-setting launcher and its arguments, to put before the command."""
         copies = [arg for path in private for arg in ("--private-copy", path)] + (["--silence"] if silence else [])
+        copies += ["--font-cache", FONT_CACHE] if font_cache else []
         return [sys.executable, launcher, "--memory-mb", str(self.memory_mb), "--processes", str(self.processes),
                 "--file-size-mb", str(self.file_size_mb), "--cpu-seconds", str(self.cpu_seconds),
                 "--uid", str(self.uid_base + os.getpid() % 4000), *copies, "--"]
@@ -127,8 +153,9 @@ class Sandbox(LoggingConfigurable):
         bwrap = self.bwrap_path()
         if bwrap is None:
             return [*self.launcher_args(str(LAUNCHER), private, silence), *command]
-        return [bwrap, *self.bwrap_args(cwd, private, binds or {}, writable, instructor),
-                *self.launcher_args(SANDBOX_LAUNCHER, private, silence), *command]
+        fonts = font_cache_files()
+        return [bwrap, *self.bwrap_args(cwd, private, {**fonts, **(binds or {})}, writable, instructor),
+                *self.launcher_args(SANDBOX_LAUNCHER, private, silence, font_cache=bool(fonts)), *command]
 
     def working_files(self, cwd, instructor=None):
         """path in the sandbox (in cwd) -> host file bound there: the submission folder's regular,

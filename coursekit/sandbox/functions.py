@@ -13,7 +13,6 @@ so that the worker sends back only those, and marks the ones its function left e
 (``wire.UNCHANGED``) instead of sending them again.
 """
 import fcntl
-import glob
 import os
 import select
 import subprocess
@@ -29,25 +28,6 @@ UNTRUSTED = Path(__file__).resolve().parent / "untrusted"
 SANDBOX_DIR = "/sandbox/referee"
 PIPE_SIZE = 1 << 20  # Linux's default limit for an unprivileged process; a training call's frame fits
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-
-
-def font_cache_binds():
-    """host file -> path in the sandbox of the grader's matplotlib font lists (``fontlist-v*.json``), so that
-    the worker does not build one in every fresh sandbox (referee_worker.py copies them to MPLCONFIGDIR)."""
-    folders = []
-    matplotlib = sys.modules.get("matplotlib")
-    if matplotlib is not None:
-        try:
-            folders.append(matplotlib.get_cachedir())
-        except Exception:  # noqa: BLE001 - no cache folder: the worker builds its own list
-            pass
-    folders.append(os.environ.get("MPLCONFIGDIR")
-                   or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "matplotlib"))
-    for folder in folders:
-        found = sorted(glob.glob(os.path.join(folder or "", "fontlist-v*.json")))
-        if found:
-            return {path: f"{SANDBOX_DIR}/matplotlib/{os.path.basename(path)}" for path in found}
-    return {}
 
 
 def mirror_kind(value):
@@ -95,7 +75,7 @@ class StudentProcess:
     def __init__(self, cells, cwd, sandbox, timeout, instructor=None, cell_timeout=None):
         self.deadline = time.monotonic() + timeout
         binds = {UNTRUSTED / "referee_worker.py": f"{SANDBOX_DIR}/referee_worker.py",
-                 UNTRUSTED / "wire.py": f"{SANDBOX_DIR}/wire.py", **font_cache_binds()}
+                 UNTRUSTED / "wire.py": f"{SANDBOX_DIR}/wire.py"}
         worker = f"{SANDBOX_DIR}/referee_worker.py" if sandbox.isolates_files() else str(UNTRUSTED / "referee_worker.py")
         command = sandbox.wrap([sys.executable, worker], cwd, binds=binds, instructor=instructor)
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

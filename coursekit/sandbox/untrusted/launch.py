@@ -9,6 +9,27 @@ import resource
 import sys
 
 
+def copy_font_cache(folder, uid):
+    """Copy matplotlib's font lists (fontlist-*.json) from folder into MPLCONFIGDIR, owned by uid: matplotlib
+    reads them instead of spending about 0.4 s of CPU building one in this fresh sandbox."""
+    target = os.environ.get("MPLCONFIGDIR")
+    if not target or not os.path.isdir(folder):
+        return
+    try:
+        os.makedirs(target, exist_ok=True)
+        copies = [target]
+        for name in os.listdir(folder):
+            if name.startswith("fontlist-") and name.endswith(".json"):
+                copies.append(os.path.join(target, name))
+                with open(os.path.join(folder, name), "rb") as source, open(copies[-1], "wb") as copy:
+                    copy.write(source.read())
+        if os.getuid() == 0:
+            for path in copies:
+                os.chown(path, uid, uid)
+    except OSError:
+        pass  # matplotlib builds its own list then
+
+
 def main(argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("--memory-mb", type=int, required=True)
@@ -20,6 +41,7 @@ def main(argv):
                         help="a root-only file the command names (the kernel's connection file): copied to /tmp "
                              "for the unprivileged uid, and the command's mention of it replaced")
     parser.add_argument("--silence", action="store_true", help="send the command's stdout and stderr to /dev/null")
+    parser.add_argument("--font-cache", help="a folder of matplotlib font lists to copy into MPLCONFIGDIR")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -35,6 +57,8 @@ def main(argv):
     # Processes and threads of this user: a fork bomb gets "Resource temporarily unavailable".
     # The kernel does not start as root, because root ignores this limit.
     resource.setrlimit(resource.RLIMIT_NPROC, (args.processes, args.processes))
+    if args.font_cache:
+        copy_font_cache(args.font_cache, args.uid)
     if os.getuid() == 0:
         for path in args.private_copy:
             copy = os.path.join("/tmp", "private-" + os.path.basename(path))

@@ -32,9 +32,6 @@ PIPE_SIZE = 1 << 20  # a frame of the training check fits in the pipe: fewer rea
 F_SETPIPE_SZ = 1031
 # IPython's prompt stripping changes lines that start with these, even in valid Python (inside a string)
 PROMPT = re.compile(r"^\s*(>>>|\.\.\.|In \[)", re.M)
-# A prebuilt matplotlib font list from the grader, bound read-only here by StudentProcess (saves the ~0.4 s
-# CPU of building it in every fresh sandbox)
-FONT_CACHE = "/sandbox/referee/matplotlib"
 
 
 def write_frame(fd, header, buffers=()):
@@ -157,23 +154,6 @@ def call(namespace, name, args, guard, kinds=None):
     return {**reply, "value": structure, "result_aliases_arg": aliases}, buffers
 
 
-def install_font_cache():
-    """Copy the grader's matplotlib font list, when it was bound in, to where matplotlib looks for it."""
-    target = os.environ.get("MPLCONFIGDIR")
-    if not target or not os.path.isdir(FONT_CACHE):
-        return
-    try:
-        os.makedirs(target, exist_ok=True)
-        for name in os.listdir(FONT_CACHE):
-            if name.startswith("fontlist-") and name.endswith(".json") \
-                    and not os.path.exists(os.path.join(target, name)):
-                with open(os.path.join(FONT_CACHE, name), "rb") as source, \
-                        open(os.path.join(target, name), "wb") as copy:
-                    copy.write(source.read())
-    except OSError:
-        pass  # matplotlib builds its own then
-
-
 def main():
     protocol_in = os.dup(0)
     protocol_out = os.dup(1)
@@ -187,7 +167,6 @@ def main():
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     os.dup2(2, 1)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    install_font_cache()
     sys.path.insert(0, os.getcwd())  # the notebook's folder, as in a kernel (backprop_checks)
     reader = wire.Reader(protocol_in)
     header, buffers = reader.read_frame()
