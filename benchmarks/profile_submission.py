@@ -24,7 +24,6 @@ Without --course it builds a temporary copy of this course with one generated su
 import argparse
 import contextlib
 import cProfile
-import ctypes
 import functools
 import io
 import json
@@ -44,8 +43,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "grader_tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from grade_speed import adopt_orphans, reap_orphans  # noqa: E402 (the same subreaper)
 
-PR_SET_CHILD_SUBREAPER = 36
 PHASES = ["kernel and worker start-up", "imports", "the student's cells", "the tests", "the referee",
           "nbgrader's own bookkeeping"]
 
@@ -69,18 +68,6 @@ def tree_cpu(pid):
             t = process.cpu_times()
             total += t.user + t.system + t.children_user + t.children_system
     return total
-
-
-def reap(patience=5.0):
-    """Reap orphaned descendants (adopted as subreaper) so that their CPU time is counted."""
-    deadline = time.monotonic() + patience
-    while time.monotonic() < deadline:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            time.sleep(0.02)
 
 
 def cell_kind(cell):
@@ -173,7 +160,7 @@ def instrument(meter):
             try:
                 return original(self, nb, resources, *args, **kwargs)
             finally:
-                reap(0.5)
+                reap_orphans(0.5)
                 kernel_total = children_cpu() - state["children"]
                 meter.sandboxed["kernel: shut-down"] += max(0.0, kernel_total - state["last"])
                 meter.grader["kernel: grader side, start and shut-down"] += time.process_time() - state["grader"]
@@ -283,7 +270,7 @@ def profile_autograde(course, student, assignment="backprop", cprofile=None):
         result = api.autograde(assignment, student, force=True, create=True)
         if profiler:
             profiler.disable()
-        reap(1.0)
+        reap_orphans(1.0)
         grader_total, children_total = time.process_time() - grader, children_cpu() - children
     finally:
         os.chdir(previous)
@@ -359,7 +346,7 @@ def worker_split(course, student, assignment="backprop", repeat=3):
             worker = StudentProcess(worker_cells, str(folder), sandbox, 120, **kwargs)
             times.append(tree_cpu(worker.process.pid))  # when it is ready: before it is killed (see above)
             worker.close()
-            reap(0.5)
+            reap_orphans(0.5)
         return statistics.median(times)
 
     bare = []
@@ -367,7 +354,7 @@ def worker_split(course, student, assignment="backprop", repeat=3):
         before = children_cpu()
         subprocess.run(sandbox.wrap([sys.executable, "-c", "pass"], str(folder)), stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, cwd=folder)
-        reap(0.5)
+        reap_orphans(0.5)
         bare.append(children_cpu() - before)
     return {"sandbox + python": statistics.median(bare), "worker, no cells (+ numpy)": run([]),
             "worker, import cell": run(imports), "worker, all its cells": run(cells)}
@@ -462,7 +449,7 @@ def main(argv=None):
                              "as in make grade's long-lived workers)")
     parser.add_argument("--json", action="store_true", help="print the measurements as JSON")
     args = parser.parse_args(argv)
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    adopt_orphans()
     folder = None
     if args.course:
         course, student = args.course.resolve(), args.student

