@@ -50,7 +50,8 @@ clean:
 #   make grade WORKERS=4 GRADE_ARGS="--student alice --timeout 600"
 #   make grade SCHEDULER=tcp://HOST:8786   on a Dask cluster (README: Grading on a cluster)
 #   make report                grades.csv, reports/backprop/ (tables, summary, charts) and feedback/
-#   make benchmark             stock serial nbgrader autograde against make grade, on generated submissions
+#   make benchmark             stock serial nbgrader autograde against make grade, then the local pool against a
+#                              Dask LocalCluster, on generated submissions (CLUSTER_BENCHMARK_ARGS="--submissions 12")
 .PHONY: grade report benchmark
 COURSE ?= .
 
@@ -62,6 +63,7 @@ report: setup
 
 benchmark: setup
 	$(BIN)/python benchmarks/grade_speed.py $(BENCHMARK_ARGS)
+	$(BIN)/python benchmarks/cluster_speed.py $(CLUSTER_BENCHMARK_ARGS)
 
 # Students and LMS courses (README: Students; Canvas and Moodle):
 #   make handout               handout/$(ASSIGNMENT).zip: the release, its checks, a student README, requirements.txt

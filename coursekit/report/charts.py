@@ -10,6 +10,22 @@ def pyplot():
     return plt
 
 
+def save(plt, fig, path):
+    """Write the figure to path (PNG) and free it; returns path."""
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def percent_bars(ax, labels, shares, color, labelsize):
+    """Horizontal bars of shares (per cent), the first at the top, each labelled with its value."""
+    bars = ax.barh(range(len(shares))[::-1], shares, tick_label=labels, color=color)
+    ax.bar_label(bars, labels=[f"{s:.0f}%" for s in shares], padding=3, fontsize=8)
+    ax.tick_params(axis="y", labelsize=labelsize)
+    ax.set_xlim(0, 112)
+
+
 def plot_histogram(summary, path):
     """A histogram of the total scores, one bar per point (or per 1/20 of the maximum)."""
     plt = pyplot()
@@ -22,10 +38,7 @@ def plot_histogram(summary, path):
            title=f"Scores: {len(totals)} students, mean {statistics.mean(totals):.1f}, "
                  f"median {statistics.median(totals):g}")
     ax.yaxis.get_major_locator().set_params(integer=True)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(plt, fig, path)
 
 
 def plot_pass_rates(summary, path):
@@ -34,14 +47,9 @@ def plot_pass_rates(summary, path):
     cells = list(summary.max_points)
     shares = [100 * summary.pass_share(cell) for cell in cells]
     fig, ax = plt.subplots(figsize=(6, 0.45 * len(cells) + 1.2), dpi=100)
-    bars = ax.barh(cells[::-1], shares[::-1], color="#55a868")
-    ax.bar_label(bars, labels=[f"{s:.0f}%" for s in shares[::-1]], padding=3, fontsize=8)
-    ax.set(xlim=(0, 112), xlabel="students who passed (%)", title="Pass rate per test cell")
-    ax.tick_params(axis="y", labelsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    percent_bars(ax, cells, shares, "#55a868", labelsize=8)
+    ax.set(xlabel="students who passed (%)", title="Pass rate per test cell")
+    return save(plt, fig, path)
 
 
 def plot_failure_reasons(summary, path, top=3, width=90):
@@ -62,12 +70,6 @@ def plot_failure_reasons(summary, path, top=3, width=90):
         labels = [f"{cell}: {reason}" for cell, reason, _ in rows]
         labels = [label if len(label) <= width else label[:width - 1] + "…" for label in labels]
         shares = [100 * k / n for _, _, k in rows]
-        bars = ax.barh(range(len(rows))[::-1], shares, tick_label=labels,
-                       color=[colours(cells.index(cell) % 10) for cell, _, _ in rows])
-        ax.bar_label(bars, labels=[f"{s:.0f}%" for s in shares], padding=3, fontsize=8)
-        ax.set(xlim=(0, 112), xlabel="students (%)", title="Why test cells failed (the trusted run's messages)")
-        ax.tick_params(axis="y", labelsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+        percent_bars(ax, labels, shares, [colours(cells.index(cell) % 10) for cell, _, _ in rows], labelsize=7)
+        ax.set(xlabel="students (%)", title="Why test cells failed (the trusted run's messages)")
+    return save(plt, fig, path)
