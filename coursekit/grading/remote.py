@@ -24,6 +24,7 @@ from ..course import gradebook
 from ..course.config import course_directory, kit_folder, load_config
 from ..course.submissions import folder_files
 from ..errors import KitError
+from ..sandbox import remove_stale_kernel_folders
 from .tasks import Result
 
 
@@ -123,6 +124,7 @@ def worker_course(bundle):
                                   f"c.CourseDirectory.db_url = 'sqlite:///{folder / 'gradebook.db'}'\n").encode()
         (folder / "nbgrader_config.py").write_bytes(config)
         require_sandbox(folder)
+        remove_stale_kernel_folders()
         gradebook.create_assignment(folder, bundle.assignment, bundle.definition)
         _courses[key] = folder
         return folder

@@ -7,6 +7,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 from ..errors import KitError
+from ..sandbox import remove_stale_kernel_folders
 from . import DEFAULT_TIME_LIMIT, default_workers
 from .local import Worker, close_pool, run_tasks, start_fork_server
 from .progress import default_progress
@@ -181,6 +182,7 @@ def grade_class(course, assignment, workers=None, time_limit=DEFAULT_TIME_LIMIT,
         raise KitError(f"--timeout must be a positive number of seconds, not {time_limit:g}")
     size = workers or default_workers()
     if not scheduler:
+        remove_stale_kernel_folders()
         start_fork_server()
     pool = []
     try:

@@ -35,6 +35,7 @@ from traitlets.config import LoggingConfigurable
 
 LAUNCHER = Path(__file__).resolve().parent / "untrusted" / "launch.py"
 SANDBOX_LAUNCHER = "/sandbox/launch.py"
+KERNEL_FOLDER_PREFIX = "coursekit-kernel-"  # + the grading process's pid: remove_stale_kernel_folders
 FONT_CACHE = "/sandbox/matplotlib"  # the grader's matplotlib font lists, read-only (font_cache_files)
 
 
@@ -73,6 +74,26 @@ def font_cache_files():
         if found:
             return {path: f"{FONT_CACHE}/{os.path.basename(path)}" for path in found}
     return {}
+
+
+def remove_stale_kernel_folders(folder=None):
+    """Remove the kernels' socket folders (``coursekit-kernel-<pid>-*`` in folder, the temporary folder by
+    default) whose grading process no longer runs: a worker killed mid-submission cannot remove its own."""
+    for path in glob.glob(os.path.join(folder or tempfile.gettempdir(), KERNEL_FOLDER_PREFIX + "*")):
+        pid = os.path.basename(path)[len(KERNEL_FOLDER_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not process_exists(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def process_exists(pid):
+    """Whether a process with this pid runs (as any user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def module_name(file_name):
@@ -243,7 +264,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw):
         if self.transport == "ipc" and not (self.ipc_folder and os.path.isdir(self.ipc_folder)):
-            self.ipc_folder = tempfile.mkdtemp(prefix="coursekit-kernel-")
+            self.ipc_folder = tempfile.mkdtemp(prefix=f"{KERNEL_FOLDER_PREFIX}{os.getpid()}-")
             if os.getuid() == 0:  # the kernel runs as the sandbox's uid and creates its sockets here
                 uid = Sandbox(parent=self).kernel_uid()
                 os.chown(self.ipc_folder, uid, uid)

@@ -4,12 +4,14 @@ Only the arguments are inspected; bubblewrap never runs here. The order matters:
 order given, so the in-memory /tmp must come before every bind and folder under /tmp, or it hides them (a
 course or a venv under /tmp then vanished inside the sandbox: a fresh clone in /tmp graded everything 0).
 """
+import os
+import subprocess
 import sys
 import sysconfig
 
 import pytest
 
-from coursekit.sandbox import LAUNCHER, SANDBOX_LAUNCHER, Sandbox
+from coursekit.sandbox import KERNEL_FOLDER_PREFIX, LAUNCHER, SANDBOX_LAUNCHER, Sandbox, remove_stale_kernel_folders
 
 
 def pairs(args, option):
@@ -147,3 +149,16 @@ def test_wrap_without_bwrap_still_applies_the_limits():
 
 def test_wrap_when_disabled_runs_the_command_bare():
     assert Sandbox(enabled=False).wrap(["python", "x.py"], "/tmp") == ["python", "x.py"]
+
+
+def test_stale_kernel_folders_of_gone_graders_are_removed_and_others_kept(tmp_path):
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # its pid no longer runs: a grading worker that was killed
+    alive = tmp_path / f"{KERNEL_FOLDER_PREFIX}{os.getpid()}-abc"
+    stale = tmp_path / f"{KERNEL_FOLDER_PREFIX}{ended.pid}-def"
+    other = tmp_path / "coursekit-other"
+    for folder in (alive / "sockets", stale / "sockets", other):
+        folder.mkdir(parents=True)
+    remove_stale_kernel_folders(tmp_path)
+    assert alive.exists() and other.exists(), "a running grader's or an unrelated folder was removed"
+    assert not stale.exists(), "the socket folder of a grader that no longer runs was kept"
