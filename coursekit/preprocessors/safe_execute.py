@@ -18,6 +18,8 @@ from ..sandbox import instructor_folder
 
 # The worker finds this tag in nbgrader's captured log to tell the instructor that a kernel stopped.
 KERNEL_STOPPED = "coursekit: kernel stopped:"
+# The error names this preprocessor gives the cell where the kernel stopped and the cells it did not run.
+STOPPED_ERRORS = ("KernelDied", "KernelUnresponsive", "NotRun")
 
 
 def error_output(ename, evalue):

@@ -1,8 +1,9 @@
 """Why the class failed each test cell: the trusted run's messages, grouped and counted.
 
 The reasons come from the referee's run of the hidden checks (``metadata.coursekit.referee`` of each test cell
-of an autograded notebook, which only the referee writes) and from the grade command's own reasons (a kernel
-that died, a notebook that was missing), never from what student code printed. Check messages quote values of
+of an autograded notebook, which only the referee writes) and, for cells the kernel did not finish and
+submissions without a gradable notebook, from the grade command's own reason (a kernel that died, a notebook
+that was missing); never from what student code printed. Check messages quote values of
 the submission (an exception's text, a number it returned), so quoted text and numbers are masked before
 messages are grouped: "relu(-0.5) gave 0.5" and "relu(-2) gave 2" are one reason, and nothing a student wrote
 into an exception reaches the instructor's summary.
@@ -11,6 +12,7 @@ import re
 from collections import Counter
 
 from ..errors import KitError
+from ..preprocessors.safe_execute import STOPPED_ERRORS
 
 NOTEBOOK_ONLY = "failed in the notebook's kernel only (an error or output on stderr there); the trusted run passed"
 NO_TRUSTED_RUN = "no trusted message (the referee did not run this cell)"
@@ -33,28 +35,30 @@ def class_reason(error):
     return text if len(text) <= MAX_LENGTH else text[:MAX_LENGTH - 1] + "…"
 
 
-def referee_errors(nb):
-    """{grade_id: the referee's error or None when it passed} of the test cells of an autograded notebook."""
-    errors = {}
+def cell_verdicts(nb):
+    """{grade_id: (the referee's error or None when it passed, whether the kernel stopped before or in the cell)}
+    of the test cells of an autograded notebook. The stop is read from the error outputs KernelSafeExecute gives
+    such cells; a student who forges one gains nothing, as only the grade command's own reason is then used."""
+    verdicts = {}
     for cell in nb.cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         verdict = cell.get("metadata", {}).get("coursekit", {}).get("referee")
         if grade_id and isinstance(verdict, dict):
-            error = verdict.get("error")
-            errors[grade_id] = str(error) if error else None
-    return errors
+            stopped = any(output.get("output_type") == "error" and output.get("ename") in STOPPED_ERRORS
+                          for output in cell.get("outputs", []))
+            verdicts[grade_id] = (str(verdict["error"]) if verdict.get("error") else None, stopped)
+    return verdicts
 
 
-def student_reasons(failed, errors, attention):
-    """{cell: reason} for one student's failed cells.
-
-    failed: the test cells below full points; errors: referee_errors of the student's notebooks;
-    attention: the grade command's reason when the submission needs attention (it explains every failure).
-    """
-    if attention:
-        return {cell: class_reason(attention) for cell in failed}
-    return {cell: (class_reason(errors[cell]) if errors[cell] else NOTEBOOK_ONLY) if cell in errors
-            else NO_TRUSTED_RUN for cell in failed}
+def cell_reason(verdict, attention):
+    """Why one test cell failed. verdict: its (referee error, kernel stopped) or None when the cell has no
+    trusted run (no readable notebook); attention: the grade command's reason for the submission, or None."""
+    if verdict is None:
+        return class_reason(attention) if attention else NO_TRUSTED_RUN
+    error, stopped = verdict
+    if stopped and attention:  # the kernel died or hung: the referee's run alone would not say so
+        return class_reason(attention)
+    return class_reason(error) if error else NOTEBOOK_ONLY
 
 
 def failure_reasons(summary, notebooks_of):
@@ -65,15 +69,11 @@ def failure_reasons(summary, notebooks_of):
     reasons = {cell: Counter() for cell in summary.max_points}
     for student, scores in summary.scores.items():
         failed = [cell for cell, points in summary.max_points.items() if scores.get(cell, 0.0) < points]
-        if not failed:
-            continue
-        errors = {}
-        attention = summary.reasons.get(student)
-        if not attention:
-            for nb in notebooks_of(student):
-                errors.update(referee_errors(nb))
-        for cell, reason in student_reasons(failed, errors, attention).items():
-            reasons[cell][reason] += 1
+        verdicts = {}
+        for nb in notebooks_of(student) if failed else ():
+            verdicts.update(cell_verdicts(nb))
+        for cell in failed:
+            reasons[cell][cell_reason(verdicts.get(cell), summary.reasons.get(student))] += 1
     return reasons
 
 

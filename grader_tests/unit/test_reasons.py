@@ -4,8 +4,7 @@ from collections import Counter
 import nbformat
 import pytest
 
-from coursekit.report.reasons import (NO_TRUSTED_RUN, NOTEBOOK_ONLY, class_reason, failure_reasons,
-                                      referee_errors)
+from coursekit.report.reasons import NO_TRUSTED_RUN, NOTEBOOK_ONLY, cell_verdicts, class_reason, failure_reasons
 from coursekit.report.summary import ClassSummary, failures_text
 
 
@@ -36,19 +35,23 @@ def test_a_long_message_is_cut_to_a_line():
     assert len(class_reason("AssertionError: " + "word " * 200)) <= 160
 
 
-def notebook(verdicts):
-    """An autograded notebook whose test cells carry the referee's verdicts {grade_id: error or None}."""
+def notebook(verdicts, stopped=()):
+    """An autograded notebook whose test cells carry the referee's verdicts {grade_id: error or None}; the cells
+    in stopped carry the error output KernelSafeExecute gives a cell the kernel did not run."""
     cells = []
     for grade_id, error in verdicts.items():
         cell = nbformat.v4.new_code_cell("")
         cell.metadata = {"nbgrader": {"grade_id": grade_id, "grade": True, "points": 1},
                          "coursekit": {"referee": {"passed": error is None, "error": error}}}
+        if grade_id in stopped:
+            cell.outputs = [nbformat.v4.new_output("error", ename="NotRun", evalue="not run", traceback=[])]
         cells.append(cell)
     return nbformat.v4.new_notebook(cells=cells)
 
 
-def test_referee_errors_reads_each_test_cells_verdict():
-    assert referee_errors(notebook({"a": None, "b": "AssertionError: no"})) == {"a": None, "b": "AssertionError: no"}
+def test_cell_verdicts_reads_each_test_cells_referee_run_and_kernel_stop():
+    nb = notebook({"a": None, "b": "AssertionError: no"}, stopped={"b"})
+    assert cell_verdicts(nb) == {"a": (None, False), "b": ("AssertionError: no", True)}
 
 
 def summary_of(scores, reasons=None):
@@ -64,10 +67,25 @@ def test_failures_are_counted_per_cell_and_reason():
     assert failures == {"a": Counter({"grad W1 is # times too large": 2}), "b": Counter({NOTEBOOK_ONLY: 1})}
 
 
-def test_a_submission_needing_attention_fails_for_the_graders_reason():
+def test_cells_the_kernel_did_not_run_fail_for_the_graders_reason():
     summary = summary_of({"s1": {"a": 0.0, "b": 0.0}}, {"s1": "the kernel died in softmax"})
-    failures = failure_reasons(summary, lambda student: [notebook({"a": "AssertionError: forged"})])
-    assert failures == {"a": Counter({"the kernel died in softmax": 1}), "b": Counter({"the kernel died in softmax": 1})}
+    nb = notebook({"a": "AssertionError: relu(#) gave #", "b": "StudentCodeError: softmax raised NameError: x"},
+                  stopped={"b"})
+    failures = failure_reasons(summary, lambda student: [nb])
+    assert failures == {"a": Counter({"relu(#) gave #": 1}), "b": Counter({"the kernel died in softmax": 1})}
+
+
+def test_a_messy_notebooks_note_does_not_hide_the_checks_reason():
+    summary = summary_of({"s1": {"a": 0.0, "b": 1.0}}, {"s1": "graded backprop (1).ipynb as backprop.ipynb"})
+    failures = failure_reasons(summary, lambda student: [notebook({"a": "AssertionError: is the mask applied?",
+                                                                   "b": None})])
+    assert failures["a"] == Counter({"is the mask applied?": 1})
+
+
+def test_a_submission_without_a_notebook_fails_for_the_graders_reason():
+    summary = summary_of({"s1": {"a": 0.0, "b": 0.0}}, {"s1": "no notebook submitted"})
+    failures = failure_reasons(summary, lambda student: [])
+    assert failures == {"a": Counter({"no notebook submitted": 1}), "b": Counter({"no notebook submitted": 1})}
 
 
 def test_a_cell_without_a_verdict_says_so():
