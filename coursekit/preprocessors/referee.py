@@ -15,6 +15,7 @@ student's ``backprop_checks/`` package or ``sklearn.py`` would shadow them and r
 loaded from outside the Python installation during one run is dropped afterwards, so no state of one
 submission's run carries over to the next one a long-lived worker grades.
 """
+import builtins
 import contextlib
 import importlib
 import io
@@ -37,14 +38,39 @@ from ..sandbox.functions import StudentCodeError, StudentProcess, proxy
 VERDICT_ERROR = "HiddenCheckFailed"
 
 
+MAX_ERROR = 2000  # characters of a cell's error kept (a forged frame may carry megabytes)
+
+
 class CellResult:
-    """What a test cell did in the referee's run: its printed output and its error (None when it passed)."""
+    """What a test cell did in the referee's run: its printed output and its error (None when it passed).
+
+    reason: the error without the text of the exceptions the submission's functions raised (``redact``), which
+    the class summary shows the instructor (report/reasons.py); the student's feedback shows the error itself.
+    """
 
     def __init__(self, output="", error=None):
         self.output, self.error = output, error
+        self.reason = error
+
+    def redact(self, raised):
+        """Set reason from the error, each text of raised ('Type: message') replaced by ``exception_name``."""
+        if self.error:
+            reason = self.error
+            for text in sorted({t for t in raised if t}, key=len, reverse=True):
+                reason = reason.replace(text, exception_name(text))
+            self.error, self.reason = self.error[:MAX_ERROR], reason[:MAX_ERROR]
 
     def as_metadata(self):
-        return {"passed": self.error is None, "output": self.output[-4000:], "error": self.error}
+        return {"passed": self.error is None, "output": self.output[-4000:],
+                "error": self.error and self.error[:MAX_ERROR], "reason": self.reason and self.reason[:MAX_ERROR]}
+
+
+def exception_name(text):
+    """The exception's name in 'Type: message' when it is one of Python's own, else "an exception" (a
+    submission names its own classes)."""
+    name = text.split(":", 1)[0].strip()
+    kind = getattr(builtins, name, None)
+    return name if isinstance(kind, type) and issubclass(kind, BaseException) else "an exception"
 
 
 def run_cell(source, namespace, name):
@@ -145,9 +171,12 @@ class Referee(NbGraderPreprocessor):
         namespace = {"__name__": "__main__", **{name: proxy(student, name) for name in solution_ids(nb)}}
         try:
             with import_from(instructor, avoid=[cwd]):
-                return referee_run(trusted, namespace, skip=self.skip_cells)
+                results = referee_run(trusted, namespace, skip=self.skip_cells)
         finally:
             student.close()
+        for result in results.values():
+            result.redact(student.raised)
+        return results
 
 
 def installed_paths():

@@ -67,7 +67,7 @@ def plot_failure_reasons(summary, path, top=3, width=90):
     else:
         colours = plt.get_cmap("tab10")
         cells = list(dict.fromkeys(cell for cell, _, _ in rows))
-        labels = [f"{cell}: {reason}" for cell, reason, _ in rows]
+        labels = [f"{cell}: {reason}".replace("$", r"\$") for cell, reason, _ in rows]  # no mathtext
         labels = [label if len(label) <= width else label[:width - 1] + "…" for label in labels]
         shares = [100 * k / n for _, _, k in rows]
         percent_bars(ax, labels, shares, [colours(cells.index(cell) % 10) for cell, _, _ in rows], labelsize=7)

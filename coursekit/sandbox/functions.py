@@ -83,6 +83,7 @@ class StudentProcess:
                                         env={"PATH": os.environ.get("PATH", ""), "MPLBACKEND": "Agg",
                                              "PYTHONPATH": ""})
         self.dead = None
+        self.raised = []  # the exceptions ('Type: message') the submission's functions raised: its own text
         for pipe in (self.process.stdin, self.process.stdout):
             enlarge_pipe(pipe.fileno())
             os.set_blocking(pipe.fileno(), False)  # every wait is a select with the deadline
@@ -193,6 +194,7 @@ def proxy(student, name):
             for original, after in zip(args, value.get("args", [])):
                 mirror(original, after)
         if not header.get("ok"):
+            student.raised.append(str(header.get("error")))
             raise StudentCodeError(f"{name} raised {header.get('error')}")
         aliases = header.get("result_aliases_arg") or []
         return args[aliases[0]] if aliases else value["result"]

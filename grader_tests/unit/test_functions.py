@@ -25,6 +25,7 @@ class FakeStudent:
     def __init__(self, **functions):
         self.functions = functions
         self.calls = []
+        self.raised = []
 
     def call(self, name, args):
         self.calls.append(name)
@@ -111,6 +112,15 @@ def test_proxy_raises_student_code_error_with_the_functions_error():
         raise ValueError("shapes do not match")
     with pytest.raises(StudentCodeError, match="broken raised ValueError: shapes do not match"):
         proxy(FakeStudent(broken=broken), "broken")(np.zeros(1))
+
+
+def test_proxy_keeps_the_text_of_the_functions_error_for_the_referee_to_redact():
+    def broken(z):
+        raise ValueError("shapes do not match")
+    student = FakeStudent(broken=broken)
+    with pytest.raises(StudentCodeError):
+        proxy(student, "broken")(np.zeros(1))
+    assert student.raised == ["ValueError: shapes do not match"]
 
 
 def test_proxy_mirrors_arguments_even_when_the_function_raises():
