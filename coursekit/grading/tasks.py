@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..preprocessors.rebuild import REPAIRED
-from ..preprocessors.safe_execute import KERNEL_STOPPED
+from ..preprocessors.safe_execute import KERNEL_STOPPED, TIMED_OUT
 
 LOCK_RETRIES = 3
 
@@ -63,7 +63,7 @@ def grade_submission(api, task):
     if not result["success"]:
         return Result(task.student, False, "; ".join(filter(None, [
             "could not be graded: " + failure_reason(log), renamed])))
-    reason = "; ".join(filter(None, [renamed, kernel_stop_reason(log), repair_reason(log)])) or None
+    reason = "; ".join(filter(None, [renamed, kernel_stop_reason(log), hung_reason(log), repair_reason(log)])) or None
     return Result(task.student, True, reason, **submission_score(api, task.assignment, task.student))
 
 
@@ -109,6 +109,16 @@ def kernel_stop_reason(log):
     ename, cell = stopped[0]
     what = "did not stop after a cell's time limit" if ename == "KernelUnresponsive" else "died"
     return f"the kernel {what} in {cell}: later cells were not run and score 0"
+
+
+def hung_reason(log):
+    """Which functions ran past a cell's time limit, from the tag KernelSafeExecute writes into nbgrader's log,
+    or None."""
+    hung = dict(re.findall(re.escape(TIMED_OUT) + r" (\w+) in (\S+)", log))
+    if not hung:
+        return None
+    names = ", ".join(f"{name} in {cell}" for name, cell in hung.items())
+    return f"timed out: {names} (later calls fail at once and their cells score 0)"
 
 
 def write_feedback(api, task):

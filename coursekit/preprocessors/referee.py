@@ -33,7 +33,7 @@ from traitlets import Bool, Float, List, Unicode
 
 from ..course.notebooks import nbgrader_meta, solution_ids
 from ..sandbox import Sandbox, instructor_folder, instructor_modules
-from ..sandbox.functions import StudentCodeError, StudentProcess, proxy
+from ..sandbox.functions import RestartingStudent, StudentCodeError, StudentProcess, proxy
 
 VERDICT_ERROR = "HiddenCheckFailed"
 
@@ -110,6 +110,10 @@ class Referee(NbGraderPreprocessor):
     cell_timeout = Float(30, help="Seconds one of the submission's cells may take to run in the worker; a cell "
                                   "past it counts as hung, and the tests run with the cells before it.").tag(
         config=True)
+    call_timeout = Float(None, allow_none=True, help="Seconds one call of a submission's function may take "
+                         "(default: c.Execute.timeout, the notebook's limit per cell); past it the worker is stopped "
+                         "and the later calls fail, instead of the first hung call using up the whole budget.").tag(
+        config=True)
     skip_cells = List(Unicode(), [], help="grade_ids of given cells that only show results (plots, demos): the "
                       "worker does not run them. Set per course in nbgrader_config.py.").tag(config=True)
 
@@ -137,22 +141,33 @@ class Referee(NbGraderPreprocessor):
                                                                 f"{result.error}"]))
         return nb, resources
 
-    def start_student(self, cells, cwd, sandbox, instructor):
+    def start_student(self, cells, cwd, sandbox, instructor, budget=None):
         """The submission's worker with its cells run; when a cell kills or hangs it, a new worker with only the
         cells before that one, so that the tests of functions defined before the crash still count (in the
-        notebook's kernel the cells after the crash did not run, so their tests score 0 there anyway)."""
+        notebook's kernel the cells after the crash did not run, so their tests score 0 there anyway).
+
+        budget: the seconds left of the referee's timeout (all of it by default)."""
+        budget = self.timeout if budget is None else budget
+        if budget <= 0:
+            raise StudentCodeError("the submission's functions took longer than the referee's time limit")
         started = time.monotonic()
+        limits = {"cell_timeout": self.cell_timeout, "call_timeout": self.call_limit()}
         try:
-            return StudentProcess(cells, cwd, sandbox, self.timeout, instructor=instructor,
-                                  cell_timeout=self.cell_timeout)
+            return StudentProcess(cells, cwd, sandbox, budget, instructor=instructor, **limits)
         except StudentCodeError as error:
-            remaining = self.timeout - (time.monotonic() - started)
+            remaining = budget - (time.monotonic() - started)
             if not error.defined or error.defined >= len(cells) or remaining <= 0:
                 raise
             self.log.warning("the referee's worker stopped in the submission's cell %d (%s): its tests run with "
                              "the %d cells before it", error.defined + 1, error, error.defined)
-            return StudentProcess(cells[:error.defined], cwd, sandbox, remaining, instructor=instructor,
-                                  cell_timeout=self.cell_timeout)
+            return StudentProcess(cells[:error.defined], cwd, sandbox, remaining, instructor=instructor, **limits)
+
+    def call_limit(self):
+        """Seconds one call may take: call_timeout, else the Execute timeout of the configuration."""
+        if self.call_timeout:
+            return self.call_timeout
+        from nbgrader.preprocessors import Execute
+        return Execute(config=self.config).timeout or None
 
     def referee(self, nb, trusted, cwd):
         """grade_id -> CellResult of every test cell, run in this process against the sandboxed worker."""
@@ -163,8 +178,10 @@ class Referee(NbGraderPreprocessor):
         if instructor is None:
             self.log.warning("the instructor's copy of the assignment (source/<assignment>/) was not found: the "
                              "referee's cells can import no helper module of the assignment")
+        deadline = time.monotonic() + self.timeout
         try:
-            student = self.start_student(worker_cells, cwd, sandbox, instructor)
+            student = RestartingStudent(lambda: self.start_student(worker_cells, cwd, sandbox, instructor,
+                                                                   budget=deadline - time.monotonic()))
         except StudentCodeError as error:
             return {grade_id: CellResult("", f"StudentCodeError: {error}") for grade_id, kind, _ in trusted
                     if kind == "test"}

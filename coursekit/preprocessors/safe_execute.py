@@ -7,6 +7,13 @@ the first of ``Autograde.autograde_preprocessors``) turns those cases into error
 that was running and every later code cell get an error, so their test cells score 0, while the cells that
 ran before keep their outputs and their points. nbgrader's ``SaveAutoGrades`` then records the grades as
 usual. The behaviour is the same whether or not a student's code could tell it is being graded.
+
+A function that hangs costs one cell's time limit, not one per cell that calls it: when a cell runs past
+``c.Execute.timeout`` and the interrupt stops it, the innermost function of the notebook's namespace that was
+running (found in the interrupt's traceback) is replaced in the kernel by one that raises ``TimeoutError`` at
+once. The later cells that call it fail at once instead of each waiting out the limit; they would have failed
+anyway, unless the function hangs only for some inputs. The submission's time limit (``grade --timeout``) stays
+the bound on the whole notebook.
 """
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -20,6 +27,30 @@ from ..sandbox import instructor_folder
 KERNEL_STOPPED = "coursekit: kernel stopped:"
 # The error names this preprocessor gives the cell where the kernel stopped and the cells it did not run.
 STOPPED_ERRORS = ("KernelDied", "KernelUnresponsive", "NotRun")
+# The worker finds this tag in nbgrader's log to tell the instructor which function hung (tasks.timed_out_reason).
+TIMED_OUT = "coursekit: timed out:"
+
+# Defined silently in the kernel after a cell's time-out and called (and removed) by HUNG_EXPRESSION, which
+# returns the name of the function it replaced (see the module's docstring). The student's code may have broken
+# what it uses: the hung function then stays as it is.
+STUB_HUNG_FUNCTION = r"""
+def _coursekit_stub(limit):
+    import sys, types
+    namespace = get_ipython().user_ns
+    traceback, found = getattr(sys, "last_traceback", None), ""
+    while traceback is not None:
+        code = traceback.tb_frame.f_code
+        function = namespace.get(code.co_name)
+        if isinstance(function, types.FunctionType) and function.__code__ is code:
+            found = code.co_name
+        traceback = traceback.tb_next
+    if found:
+        scope = {"message": f"{found} ran past the {limit} s time limit in an earlier cell, so it is not called again"}
+        exec(compile("def hung(*args, **kwargs):\n    raise TimeoutError(message)\n", "<time limit>", "exec"), scope)
+        namespace[found] = scope["hung"]
+    return found
+"""
+HUNG_EXPRESSION = "get_ipython().user_ns.pop('_coursekit_stub')(%r)"
 
 
 def error_output(ename, evalue):
@@ -51,6 +82,7 @@ class KernelSafeExecute(Execute):
     def preprocess(self, nb, resources, km=None):
         """Execute every code cell; after a kernel failure, mark the remaining code cells as not run."""
         self.stopped_in = None
+        self.timed_out = False
         self.output_bytes = 0
         self.output_capped = False
         return super().preprocess(nb, resources, km)
@@ -82,8 +114,9 @@ class KernelSafeExecute(Execute):
                 cell.outputs = [error_output(
                     "NotRun", f"the kernel stopped while running {self.stopped_in}, so this cell was not run")]
             return cell, resources
+        self.timed_out = False
         try:
-            return super().preprocess_cell(cell, resources, index)
+            cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             return self.stop(cell, index, "KernelDied",
                              "the kernel died while running this cell (a crash, an exit, or the grading time limit)")
@@ -91,6 +124,29 @@ class KernelSafeExecute(Execute):
             return self.stop(cell, index, "KernelUnresponsive",
                              f"this cell ran past the {self.timeout} s limit and the kernel did not stop when "
                              "interrupted")
+        if self.timed_out:
+            self.stub_hung_function(cell_name(cell, index))
+        return cell, resources
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self.timed_out = True
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def stub_hung_function(self, where):
+        """After the cell where (a grade_id) was interrupted at its time limit: replace the function that hung
+        by one that raises at once, and log its name for the grader; nothing when none was found."""
+        try:
+            reply = run_sync(self.kc.execute_interactive)(
+                STUB_HUNG_FUNCTION, silent=True, store_history=False, allow_stdin=False,
+                user_expressions={"hung": HUNG_EXPRESSION % self.timeout}, output_hook=lambda msg: None,
+                timeout=self.timeout or 30)
+            found = reply["content"].get("user_expressions", {}).get("hung", {})
+        except Exception as error:  # noqa: BLE001 - an unresponsive kernel: the next cell finds it out
+            self.log.warning("could not stop the function that hung in %s from being called again: %s", where, error)
+            return
+        name = found.get("data", {}).get("text/plain", "") if found.get("status") == "ok" else ""
+        if name.strip("'\"").isidentifier():
+            self.log.error("%s %s in %s", TIMED_OUT, name.strip("'\""), where)
 
     def stop(self, cell, index, ename, message):
         """Record the kernel failure in the cell, stop the kernel, and log it for the grader."""

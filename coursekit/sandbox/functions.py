@@ -72,8 +72,10 @@ class StudentProcess:
     the submission's (Sandbox.wrap).
     """
 
-    def __init__(self, cells, cwd, sandbox, timeout, instructor=None, cell_timeout=None):
+    def __init__(self, cells, cwd, sandbox, timeout, instructor=None, cell_timeout=None, call_timeout=None):
         self.deadline = time.monotonic() + timeout
+        self.call_timeout = call_timeout
+        self.over = "the submission's functions took longer than the referee's time limit"
         binds = {UNTRUSTED / "referee_worker.py": f"{SANDBOX_DIR}/referee_worker.py",
                  UNTRUSTED / "wire.py": f"{SANDBOX_DIR}/wire.py"}
         worker = f"{SANDBOX_DIR}/referee_worker.py" if sandbox.isolates_files() else str(UNTRUSTED / "referee_worker.py")
@@ -84,6 +86,7 @@ class StudentProcess:
                                              "PYTHONPATH": ""})
         self.dead = None
         self.raised = []  # the exceptions ('Type: message') the submission's functions raised: its own text
+        self.hung = None  # the function whose call ran past call_timeout, which stopped this worker
         for pipe in (self.process.stdin, self.process.stdout):
             enlarge_pipe(pipe.fileno())
             os.set_blocking(pipe.fileno(), False)  # every wait is a select with the deadline
@@ -120,7 +123,7 @@ class StudentProcess:
         ready = select.select([fd], [], [], max(remaining, 0)) if readable else \
             select.select([], [fd], [], max(remaining, 0))
         if remaining <= 0 or not (ready[0] or ready[1]):
-            self._fail("the submission's functions took longer than the referee's time limit")
+            self._fail(self.over)
 
     def _wait_writable(self):
         self._wait(readable=False)
@@ -128,7 +131,7 @@ class StudentProcess:
     def _read(self, size):
         """size bytes from the worker, within the deadline (a view of the reader's buffer)."""
         if time.monotonic() >= self.deadline:
-            self._fail("the submission's functions took longer than the referee's time limit")
+            self._fail(self.over)
         if not self.reader.buffered():
             self._wait(readable=True)  # the worker is still at work: wait, then read all it sent at once
         data = self.reader.read_exactly(size)
@@ -148,12 +151,29 @@ class StudentProcess:
         raise StudentCodeError(self.dead, self.defined)
 
     def call(self, name, args):
-        """(reply header, decoded {"result", "args"} or None) of the submission's function name on args."""
+        """(reply header, decoded {"result", "args"} or None) of the submission's function name on args.
+
+        One call may take call_timeout seconds (and all of them together the referee's budget): a call past
+        it stops the worker, so that a function that hangs costs one limit, as in the notebook's kernel.
+        """
         if self.dead:
             raise StudentCodeError(self.dead)
-        structure, buffers = wire.encode(list(args))
-        self._send({"call": name, "args": structure, "kinds": [mirror_kind(arg) for arg in args]}, buffers)
-        header, buffers = self._receive()
+        final = self.deadline
+        limited = bool(self.call_timeout) and time.monotonic() + self.call_timeout < final
+        if limited:
+            self.deadline = time.monotonic() + self.call_timeout
+            self.over = f"{name} ran past the {self.call_timeout:g} s time limit of one call"
+        try:
+            structure, buffers = wire.encode(list(args))
+            self._send({"call": name, "args": structure, "kinds": [mirror_kind(arg) for arg in args]}, buffers)
+            header, buffers = self._receive()
+        except StudentCodeError:
+            if limited and time.monotonic() >= self.deadline:
+                self.hung = name
+            raise
+        finally:
+            self.deadline = final
+            self.over = "the submission's functions took longer than the referee's time limit"
         return header, wire.decode(header.get("value"), buffers)
 
     def close(self):
@@ -164,6 +184,47 @@ class StudentProcess:
             except (ProcessLookupError, PermissionError):
                 self.process.kill()
         self.process.wait()
+
+
+class RestartingStudent:
+    """The submission's functions as the referee's proxies call them, across the workers a hung call costs.
+
+    start(): a new StudentProcess with the submission's cells run. After a call that ran past the call limit
+    (which stops the worker), that function raises at once when called again, as in the notebook's kernel
+    (preprocessors/safe_execute.py), and the next call of another function starts a new worker. A worker that
+    could not be started stays the answer to every later call.
+    """
+
+    def __init__(self, start):
+        self.start = start
+        self.process = start()
+        self.hung = {}  # function name -> why it is not called again
+        self.failed = None
+        self.raised = []
+
+    def call(self, name, args):
+        """StudentProcess.call on the current worker (started again if a hung call stopped the last one)."""
+        if name in self.hung:
+            raise StudentCodeError(self.hung[name])
+        if self.failed:
+            raise StudentCodeError(self.failed)
+        if self.process is None:
+            try:
+                self.process = self.start()
+            except StudentCodeError as error:
+                self.failed = str(error)
+                raise
+        try:
+            return self.process.call(name, args)
+        except StudentCodeError as error:
+            if self.process.hung == name:
+                self.hung[name] = str(error)
+                self.process = None
+            raise
+
+    def close(self):
+        if self.process is not None:
+            self.process.close()
 
 
 def mirror(original, after):

@@ -5,7 +5,7 @@ The logs are nbgrader's own (the autograde of a class, trimmed: paths shortened,
 import pytest
 
 from coursekit.grading import tasks
-from coursekit.grading.tasks import Result, Task, failure_reason, kernel_stop_reason, last_line, run_task
+from coursekit.grading.tasks import Result, Task, failure_reason, hung_reason, kernel_stop_reason, last_line, run_task
 
 CONVERTING = """\
 [INFO] Creating/updating student with ID 'alice': {}
@@ -97,6 +97,17 @@ def test_kernel_stop_reason_of_a_kernel_that_ignored_its_time_limit():
     reason = kernel_stop_reason(KERNEL_HUNG_LOG)
     assert reason == "the kernel did not stop after a cell's time limit in sgd_update: later cells were not run " \
                      "and score 0", reason
+
+
+def test_hung_reason_names_each_function_that_ran_past_a_cell_limit_and_where():
+    log = CONVERTING + "[ERROR] coursekit: timed out: relu in test_relu\n" + \
+        "[ERROR] coursekit: timed out: sgd_update in test_sgd_update\n" + DONE
+    assert hung_reason(log) == ("timed out: relu in test_relu, sgd_update in test_sgd_update (later calls fail at "
+                                "once and their cells score 0)")
+
+
+def test_hung_reason_of_a_normal_run_is_none():
+    assert hung_reason(GRADED_LOG) is None
 
 
 def test_kernel_stop_reason_of_a_normal_run_is_none():
