@@ -80,28 +80,37 @@ def test_local_grading_of_the_batch_is_as_expected(local):
     assert set(attention) == {"exits", "loops", "renamed", "missing"}, attention
 
 
-def test_local_cluster_grades_equal_local_grades(batch, local, tmp_path):
+@pytest.fixture(scope="module")
+def on_local_cluster(batch, tmp_path_factory):
+    """The batch graded on a LocalCluster of 2 workers in three runs: "correct" alone, then the rest, then again
+    with nothing changed: (course, the second run, the third run)."""
     import dask
     from distributed import LocalCluster
-    course = copy_of(batch, tmp_path)
+    course = copy_of(batch, tmp_path_factory.mktemp("local-cluster"))
     with dask.config.set({"distributed.worker.daemon": False}), \
             LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        run = grade(course, scheduler=cluster.scheduler_address)
-    assert run.attention == local[1]
+        grade(course, scheduler=cluster.scheduler_address, students=["correct"])
+        rest = grade(course, scheduler=cluster.scheduler_address)
+        again = grade(course, scheduler=cluster.scheduler_address)
+    return course, rest, again
+
+
+def test_local_cluster_grades_equal_local_grades(on_local_cluster, local):
+    course, rest, _ = on_local_cluster
+    assert rest.attention == local[1]
     assert snapshot(course, ASSIGNMENT) == local[0]
     assert sorted(p.name for p in (course / "autograded" / "correct" / ASSIGNMENT).iterdir()) == sorted(
         ["backprop.ipynb", "backprop_checks.py"]), "the autograded folder did not come back from the worker"
 
 
-def test_a_run_with_nothing_changed_grades_nothing_on_the_cluster(batch, local, tmp_path):
-    import dask
-    from distributed import LocalCluster
-    course = copy_of(batch, tmp_path)
-    with dask.config.set({"distributed.worker.daemon": False}), \
-            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        grade(course, scheduler=cluster.scheduler_address, students=["correct"])
-        again = grade(course, scheduler=cluster.scheduler_address)
-    assert "correct" in again.up_to_date and len(again.graded) == len(local[0]) - 1
+def test_a_run_on_the_cluster_grades_only_what_the_last_run_left(on_local_cluster, local):
+    _, rest, _ = on_local_cluster
+    assert "correct" in rest.up_to_date and len(rest.graded) == len(local[0]) - 1
+
+
+def test_a_run_with_nothing_changed_grades_nothing_on_the_cluster(on_local_cluster, local):
+    _, _, again = on_local_cluster
+    assert not again.graded and len(again.up_to_date) == len(local[0])
 
 
 class DaskProcesses:

@@ -317,6 +317,21 @@ def test_the_sandbox_has_no_network_and_binds_the_instructors_files(tmp_path):
         str(work), [], {})
 
 
+@needs_bwrap
+def test_code_in_the_sandbox_imports_a_helper_package_of_the_instructor_and_reads_its_data_folder(tmp_path):
+    instructor, work = tmp_path / "source", tmp_path / "work"
+    (instructor / "helperpkg").mkdir(parents=True)
+    (instructor / "helperpkg" / "__init__.py").write_text("ORIGIN = 'instructor'\n")
+    (instructor / "data").mkdir()
+    (instructor / "data" / "points.csv").write_text("1,2\n")
+    (work / "helperpkg").mkdir(parents=True)
+    (work / "helperpkg" / "__init__.py").write_text("ORIGIN = 'student'\n")
+    code = "import helperpkg; print(helperpkg.ORIGIN, open('data/points.csv').read().strip())"
+    command = Sandbox().wrap([sys.executable, "-c", code], str(work), instructor=str(instructor))
+    done = subprocess.run(command, capture_output=True, text=True, cwd=work, timeout=60)
+    assert done.stdout.strip() == "instructor 1,2", done.stderr
+
+
 def test_the_referee_imports_only_the_instructors_copy_and_forgets_it(tmp_path, monkeypatch):
     instructor, work = tmp_path / "source", tmp_path / "autograded"
     instructor.mkdir()

@@ -103,7 +103,7 @@ def repair_reason(log):
 
 def kernel_stop_reason(log):
     """Why the kernel stopped early, from the tag KernelSafeExecute writes into nbgrader's log, or None."""
-    stopped = re.findall(re.escape(KERNEL_STOPPED) + r" (\w+) in (\S+)", log)
+    stopped = re.findall(r"^\[ERROR\] " + re.escape(KERNEL_STOPPED) + r" (\w+) in (.+)$", log, flags=re.M)
     if not stopped:
         return None
     ename, cell = stopped[0]
@@ -114,7 +114,7 @@ def kernel_stop_reason(log):
 def hung_reason(log):
     """Which functions ran past a cell's time limit, from the tag KernelSafeExecute writes into nbgrader's log,
     or None."""
-    hung = dict(re.findall(re.escape(TIMED_OUT) + r" (\w+) in (\S+)", log))
+    hung = dict(re.findall(r"^\[ERROR\] " + re.escape(TIMED_OUT) + r" (\w+) in (.+)$", log, flags=re.M))
     if not hung:
         return None
     names = ", ".join(f"{name} in {cell}" for name, cell in hung.items())

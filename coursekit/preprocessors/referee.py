@@ -61,8 +61,9 @@ class CellResult:
             self.error, self.reason = self.error[:MAX_ERROR], reason[:MAX_ERROR]
 
     def as_metadata(self):
-        return {"passed": self.error is None, "output": self.output[-4000:],
-                "error": self.error and self.error[:MAX_ERROR], "reason": self.reason and self.reason[:MAX_ERROR]}
+        """The cell's metadata entry (redact has cut the error and the reason to MAX_ERROR)."""
+        return {"passed": self.error is None, "output": self.output[-4000:], "error": self.error,
+                "reason": self.reason}
 
 
 def exception_name(text):
@@ -134,7 +135,8 @@ class Referee(NbGraderPreprocessor):
                 result = results[grade_id]
                 cell.metadata.setdefault("coursekit", {})["referee"] = result.as_metadata()
                 if result.error and not utils.has_failed(cell):
-                    self.log.warning("%s passed in the notebook but not for the referee: %s", grade_id, result.error)
+                    # %r: the error holds the submission's text, which must not forge a line of the log
+                    self.log.warning("%s passed in the notebook but not for the referee: %r", grade_id, result.error)
                     cell.outputs.append(NotebookNode(output_type="error", ename=VERDICT_ERROR, evalue=result.error,
                                                      traceback=[f"{VERDICT_ERROR}: this cell passed in the notebook, "
                                                                 f"but not when its checks ran outside your kernel: "
@@ -163,11 +165,11 @@ class Referee(NbGraderPreprocessor):
             return StudentProcess(cells[:error.defined], cwd, sandbox, remaining, instructor=instructor, **limits)
 
     def call_limit(self):
-        """Seconds one call may take: call_timeout, else the Execute timeout of the configuration."""
-        if self.call_timeout:
-            return self.call_timeout
-        from nbgrader.preprocessors import Execute
-        return Execute(config=self.config).timeout or None
+        """Seconds one call may take: call_timeout, else the notebook's limit per cell (KernelSafeExecute's
+        timeout, c.Execute.timeout); None when that is off (None, 0 or -1, as in nbclient)."""
+        from .safe_execute import KernelSafeExecute
+        limit = self.call_timeout if self.call_timeout is not None else KernelSafeExecute(config=self.config).timeout
+        return limit if limit and limit > 0 else None
 
     def referee(self, nb, trusted, cwd):
         """grade_id -> CellResult of every test cell, run in this process against the sandboxed worker."""

@@ -9,9 +9,9 @@ ran before keep their outputs and their points. nbgrader's ``SaveAutoGrades`` th
 usual. The behaviour is the same whether or not a student's code could tell it is being graded.
 
 A function that hangs costs one cell's time limit, not one per cell that calls it: when a cell runs past
-``c.Execute.timeout`` and the interrupt stops it, the innermost function of the notebook's namespace that was
-running (found in the interrupt's traceback) is replaced in the kernel by one that raises ``TimeoutError`` at
-once. The later cells that call it fail at once instead of each waiting out the limit; they would have failed
+``c.Execute.timeout`` and the interrupt stops it, the innermost answer function (an autograded answer cell's
+grade_id, as the referee names them) that was running, found in the interrupt's traceback, is replaced in the
+kernel by one that raises ``TimeoutError`` at once. The later cells that call it fail at once instead of each waiting out the limit; they would have failed
 anyway, unless the function hangs only for some inputs. The submission's time limit (``grade --timeout``) stays
 the bound on the whole notebook.
 """
@@ -21,6 +21,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Enum, Integer
 
+from ..course.notebooks import nbgrader_meta, solution_ids
 from ..sandbox import instructor_folder
 
 # The worker finds this tag in nbgrader's captured log to tell the instructor that a kernel stopped.
@@ -31,18 +32,27 @@ STOPPED_ERRORS = ("KernelDied", "KernelUnresponsive", "NotRun")
 TIMED_OUT = "coursekit: timed out:"
 
 # Defined silently in the kernel after a cell's time-out and called (and removed) by HUNG_EXPRESSION, which
-# returns the name of the function it replaced (see the module's docstring). The student's code may have broken
-# what it uses: the hung function then stays as it is.
+# returns the name of the answer function it replaced, or "" (see the module's docstring). Only an interrupt
+# that ended the cell counts (an earlier cell's error, or an interrupt the code caught, is not a hang), and
+# only the answers' functions (the grade_ids of the solution cells, unwrapped: functools.wraps, lru_cache) are
+# replaced, never the instructor's. The student's code may have broken what this uses: nothing is replaced then.
 STUB_HUNG_FUNCTION = r"""
-def _coursekit_stub(limit):
-    import sys, types
+def _coursekit_stub(names, limit):
+    import inspect, sys, types
+    interrupted = getattr(sys, "last_type", None)
+    traceback = getattr(sys, "last_traceback", None)
+    sys.last_type = sys.last_value = sys.last_traceback = None
+    if not (isinstance(interrupted, type) and issubclass(interrupted, KeyboardInterrupt)):
+        return ""
     namespace = get_ipython().user_ns
-    traceback, found = getattr(sys, "last_traceback", None), ""
+    codes = {}
+    for name in names:
+        code = getattr(inspect.unwrap(namespace.get(name)), "__code__", None)
+        if isinstance(code, types.CodeType):
+            codes[code] = name
+    found = ""
     while traceback is not None:
-        code = traceback.tb_frame.f_code
-        function = namespace.get(code.co_name)
-        if isinstance(function, types.FunctionType) and function.__code__ is code:
-            found = code.co_name
+        found = codes.get(traceback.tb_frame.f_code, found)
         traceback = traceback.tb_next
     if found:
         scope = {"message": f"{found} ran past the {limit} s time limit in an earlier cell, so it is not called again"}
@@ -50,7 +60,7 @@ def _coursekit_stub(limit):
         namespace[found] = scope["hung"]
     return found
 """
-HUNG_EXPRESSION = "get_ipython().user_ns.pop('_coursekit_stub')(%r)"
+HUNG_EXPRESSION = "get_ipython().user_ns.pop('_coursekit_stub')(%r, %r)"
 
 
 def error_output(ename, evalue):
@@ -60,7 +70,7 @@ def error_output(ename, evalue):
 
 def cell_name(cell, index):
     """The cell's nbgrader grade_id, or its position when it has none."""
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+    return nbgrader_meta(cell).get("grade_id") or f"cell {index + 1}"
 
 
 class KernelSafeExecute(Execute):
@@ -138,7 +148,8 @@ class KernelSafeExecute(Execute):
         try:
             reply = run_sync(self.kc.execute_interactive)(
                 STUB_HUNG_FUNCTION, silent=True, store_history=False, allow_stdin=False,
-                user_expressions={"hung": HUNG_EXPRESSION % self.timeout}, output_hook=lambda msg: None,
+                user_expressions={"hung": HUNG_EXPRESSION % (solution_ids(self.nb), self.timeout)},
+                output_hook=lambda msg: None,
                 timeout=self.timeout or 30)
             found = reply["content"].get("user_expressions", {}).get("hung", {})
         except Exception as error:  # noqa: BLE001 - an unresponsive kernel: the next cell finds it out

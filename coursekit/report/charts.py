@@ -56,6 +56,7 @@ def plot_failure_reasons(summary, path, top=3, width=90):
     """A horizontal bar per (test cell, one of its top reasons), labelled "cell: reason": the share of students
     who failed the cell for that reason; a cell's bars share a colour, cells in notebook order. A class with no
     failure gets a note instead."""
+    from .reasons import shorten
     plt = pyplot()
     rows = [(cell, reason, k) for cell in summary.max_points if summary.failures.get(cell)
             for reason, k in summary.failures[cell].most_common(top)]
@@ -68,7 +69,7 @@ def plot_failure_reasons(summary, path, top=3, width=90):
         colours = plt.get_cmap("tab10")
         cells = list(dict.fromkeys(cell for cell, _, _ in rows))
         labels = [f"{cell}: {reason}".replace("$", r"\$") for cell, reason, _ in rows]  # no mathtext
-        labels = [label if len(label) <= width else label[:width - 1] + "…" for label in labels]
+        labels = [shorten(label, width) for label in labels]
         shares = [100 * k / n for _, _, k in rows]
         percent_bars(ax, labels, shares, [colours(cells.index(cell) % 10) for cell, _, _ in rows], labelsize=7)
         ax.set(xlabel="students (%)", title="Why test cells failed (the trusted run's messages)")

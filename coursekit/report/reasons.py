@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from ..course.notebooks import nbgrader_meta
 from ..errors import KitError
 from ..preprocessors.referee import exception_name
 from ..preprocessors.safe_execute import STOPPED_ERRORS
@@ -37,14 +38,19 @@ def class_reason(error):
         return f"{function_raised[1]} raised {exception_name(function_raised[2])}"
     text = error.removeprefix("AssertionError: ").strip() or "AssertionError"
     text = NUMBER.sub("#", QUOTED.sub("'…'", text))
-    return text if len(text) <= MAX_LENGTH else text[:MAX_LENGTH - 1] + "…"
+    return shorten(text, MAX_LENGTH)
+
+
+def shorten(text, width):
+    """text, cut to width characters with an ellipsis when longer."""
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def cell_verdicts(nb):
     """{grade_id: Verdict} of the test cells of an autograded notebook that the referee ran."""
     verdicts = {}
     for cell in nb.cells:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        grade_id = nbgrader_meta(cell).get("grade_id")
         run = cell.get("metadata", {}).get("coursekit", {}).get("referee")
         if grade_id and isinstance(run, dict):
             outputs = cell.get("outputs", [])

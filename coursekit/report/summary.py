@@ -1,7 +1,7 @@
 """The class's scores from the gradebook: a summary, the per-cell table, nbgrader's CSV export."""
 import csv
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -54,8 +54,7 @@ def class_summary(course, assignment):
     from .reasons import autograded_notebooks, failure_reasons
     reasons = {s: o.reason for s, o in State(course, assignment).outcomes.items() if o.reason and s in scores}
     summary = ClassSummary({cell: max_points[cell] for cell in order}, scores, reasons)
-    summary.failures = failure_reasons(summary, autograded_notebooks(course, assignment, notebooks))
-    return summary
+    return replace(summary, failures=failure_reasons(summary, autograded_notebooks(course, assignment, notebooks)))
 
 
 def export_grades(course, path):

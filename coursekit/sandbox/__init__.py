@@ -13,8 +13,8 @@ code reaches no host, no port of the grading machine and no name server. The ker
 grader over Jupyter's ``ipc`` transport: ZeroMQ on Unix sockets in a per-kernel folder that is bound into the
 sandbox read-write at the same path (the only host folder the kernel may write to).
 
-The instructor's helper files (the non-notebook files of ``source/<assignment>/``) are bound from the
-instructor's copy, and a student's file that would shadow one of their modules (``backprop_checks.so``,
+The instructor's helper files and folders (the non-notebook files of ``source/<assignment>/``, and its folders
+that hold no notebook) are bound from the instructor's copy, and a student's file that would shadow one of their modules (``backprop_checks.so``,
 ``backprop_checks.pyc``, ...) is not bound at all; folders a student adds are never bound.
 
 Without bwrap the limits still apply (and the kernel uses tcp on loopback), but neither the file system nor
@@ -103,11 +103,21 @@ def module_name(file_name):
 
 
 def instructor_files(folder):
-    """name -> path of the regular, non-notebook files at the top of the instructor's folder."""
+    """name -> path of what the kernel sees of the top of the instructor's folder: the regular, non-notebook
+    files, and the folders (a package of helpers, a data folder) that hold no notebook anywhere below, since a
+    folder is bound whole and a notebook holds hidden tests. nbgrader's generate_assignment hands all of these
+    to students in release/ anyway; hidden folders and those nbgrader itself leaves out (__pycache__,
+    feedback) are not bound."""
     if not folder or not os.path.isdir(folder):
         return {}
-    return {entry.name: str(entry) for entry in sorted(Path(folder).iterdir())
-            if entry.is_file() and entry.suffix not in (".ipynb", ".pyc")}
+    shown = {}
+    for entry in sorted(Path(folder).iterdir()):
+        if entry.is_file() and entry.suffix not in (".ipynb", ".pyc"):
+            shown[entry.name] = str(entry)
+        elif entry.is_dir() and not entry.name.startswith(".") and entry.name not in ("__pycache__", "feedback") \
+                and not any(entry.rglob("*.ipynb")):
+            shown[entry.name] = str(entry)
+    return shown
 
 
 def instructor_modules(folder):
@@ -179,9 +189,10 @@ class Sandbox(LoggingConfigurable):
                 *self.launcher_args(SANDBOX_LAUNCHER, private, silence, font_cache=bool(fonts)), *command]
 
     def working_files(self, cwd, instructor=None):
-        """path in the sandbox (in cwd) -> host file bound there: the submission folder's regular,
-        non-notebook files, except that the instructor's files come from the instructor's copy and a
-        submitted file that would be imported under an instructor module's name is left out."""
+        """path in the sandbox (in cwd) -> host file or folder bound there: the submission folder's regular,
+        non-notebook files, except that the instructor's files and folders (``instructor_files``) come from
+        the instructor's copy and a submitted file that would be imported under an instructor module's name is
+        left out. A student's folders are never bound."""
         cwd = os.path.realpath(cwd)
         theirs = instructor_files(instructor)
         shadowed = instructor_modules(instructor)

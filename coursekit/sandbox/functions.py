@@ -159,7 +159,7 @@ class StudentProcess:
         if self.dead:
             raise StudentCodeError(self.dead)
         final = self.deadline
-        limited = bool(self.call_timeout) and time.monotonic() + self.call_timeout < final
+        limited = bool(self.call_timeout and self.call_timeout > 0) and time.monotonic() + self.call_timeout < final
         if limited:
             self.deadline = time.monotonic() + self.call_timeout
             self.over = f"{name} ran past the {self.call_timeout:g} s time limit of one call"
@@ -214,11 +214,15 @@ class RestartingStudent:
             except StudentCodeError as error:
                 self.failed = str(error)
                 raise
+            except Exception as error:  # noqa: BLE001 - the worker could not even be started (Popen)
+                self.failed = f"the submission's process could not be started again: {error}"
+                raise StudentCodeError(self.failed) from None
         try:
             return self.process.call(name, args)
         except StudentCodeError as error:
             if self.process.hung == name:
                 self.hung[name] = str(error)
+                self.process.close()
                 self.process = None
             raise
 

@@ -65,12 +65,22 @@ def test_a_hung_call_costs_the_call_limit_not_the_whole_budget(tmp_path):
     assert time.monotonic() - started < 30, "the call was stopped at its own limit, long before the budget of 60 s"
 
 
-def test_the_referee_limits_one_call_to_the_notebooks_cell_limit():
+def limit_of(section, timeout, **referee):
     from traitlets.config import Config
     config = Config()
-    config.Execute.timeout = 7
-    assert Referee(config=config).call_limit() == 7, "by default a call may take as long as one cell (Execute)"
-    assert Referee(config=config, call_timeout=3).call_limit() == 3
+    config[section].timeout = timeout
+    return Referee(config=config, **referee).call_limit()
+
+
+def test_the_referee_limits_one_call_to_the_notebooks_cell_limit():
+    assert limit_of("Execute", 7) == 7, "by default a call may take as long as one cell (c.Execute.timeout)"
+    assert limit_of("KernelSafeExecute", 90) == 90
+    assert limit_of("Execute", 7, call_timeout=3) == 3
+
+
+@pytest.mark.parametrize("timeout", [None, 0, -1])
+def test_no_cell_limit_means_no_call_limit(timeout):
+    assert limit_of("Execute", timeout) is None, "nbclient reads None, 0 and -1 as no limit"
 
 
 def test_after_a_hung_call_the_other_functions_still_answer_and_the_hung_one_fails_at_once(tmp_path):
@@ -90,3 +100,21 @@ def test_after_a_hung_call_the_other_functions_still_answer_and_the_hung_one_fai
         assert len(starts) == 2, "f was not called again: no third worker"
     finally:
         student.close()
+
+
+def test_a_worker_that_cannot_be_started_again_fails_every_later_call_without_new_attempts(tmp_path):
+    starts = []
+
+    def start():
+        starts.append(1)
+        if len(starts) > 1:
+            raise OSError("no more processes")
+        return StudentProcess([HANGS_IN_F, DEFINES_G], tmp_path, unsandboxed(), timeout=60, call_timeout=1)
+
+    student = RestartingStudent(start)
+    with pytest.raises(StudentCodeError):
+        proxy(student, "f")(np.array([1.0]))
+    for _ in range(2):
+        with pytest.raises(StudentCodeError, match="could not be started again"):
+            proxy(student, "g")(np.array([1.0]))
+    assert len(starts) == 2

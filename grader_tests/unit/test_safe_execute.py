@@ -1,7 +1,9 @@
 """coursekit/preprocessors/safe_execute.py: a function that hangs costs one cell's time limit, not one per call.
 
 One small notebook runs once in a plain kernel (no sandbox: the unit is the preprocessor) with a 2 s limit per
-cell: f hangs, g does not, and a later cell calls each.
+cell. Its answer cells (nbgrader solution cells, grade_id = the function's name) define f, which hangs, g,
+which does not, h, which raises, and k, a loop behind functools.lru_cache (a wrapper with no code of its own); a given cell defines check,
+the instructor's helper that calls an answer.
 """
 import logging
 
@@ -10,15 +12,39 @@ import pytest
 
 from coursekit.preprocessors.safe_execute import TIMED_OUT, KernelSafeExecute
 
-DEFINES = "def f():\n    while True:\n        pass\n\ndef g():\n    return 2"
-CELLS = [DEFINES, "f()", "f()", "print(g())", "while True:\n    pass", "print(g())",
-         "print([name for name in dir() if 'coursekit' in name])"]
+LOOP = "while True:\n    pass"
+CELLS = [
+    ("f", "def f():\n    while True:\n        pass"),
+    ("g", "def g():\n    return 2"),
+    (None, "def check(function):\n    return function()"),
+    (None, "check(f)"),                       # 3: times out inside f, called by the instructor's check
+    (None, "f()"),                            # 4
+    (None, "print(g())"),                     # 5
+    (None, "print(check(lambda: 3))"),        # 6
+    (None, LOOP),                             # 7: times out outside any function
+    ("h", "def h():\n    raise ValueError('wrong')"),
+    (None, "h()"),                            # 9: an error: the kernel keeps its traceback
+    (None, "try:\n    while True:\n        pass\nexcept KeyboardInterrupt:\n    pass"),  # 10: catches the interrupt
+    (None, "h()"),                            # 11
+    ("k", "import functools\n\n@functools.lru_cache(maxsize=None)\ndef k():\n    while True:\n        pass"),
+    (None, "k()"),                            # 13: times out inside the function lru_cache wraps
+    (None, "k()"),                            # 14
+    (None, "print([name for name in dir() if 'coursekit' in name])"),  # 15
+]
+
+
+def cell(grade_id, code):
+    """A code cell; an nbgrader answer cell when grade_id is given."""
+    new = nbformat.v4.new_code_cell(code)
+    if grade_id:
+        new.metadata.nbgrader = {"grade_id": grade_id, "solution": True, "grade": False, "locked": False}
+    return new
 
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     """(the notebook after KernelSafeExecute, the lines it logged)."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS])
+    nb = nbformat.v4.new_notebook(cells=[cell(grade_id, code) for grade_id, code in CELLS])
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     lines = []
     log = logging.getLogger("test_safe_execute")
@@ -36,33 +62,59 @@ def errors(cell):
     return [output.ename for output in cell.outputs if output.output_type == "error"]
 
 
+def printed(cell):
+    return "".join(output.get("text", "") for output in cell.outputs if output.output_type == "stream")
+
+
 def test_the_cell_that_hung_is_interrupted(executed):
     nb, _ = executed
-    assert "KeyboardInterrupt" in errors(nb.cells[1])
+    assert "KeyboardInterrupt" in errors(nb.cells[3])
 
 
-def test_a_later_call_of_the_hung_function_fails_at_once_with_a_timeout_error(executed):
+def test_a_later_call_of_the_hung_answer_fails_at_once_with_a_timeout_error(executed):
     nb, _ = executed
-    assert errors(nb.cells[2]) == ["TimeoutError"], "f hung in an earlier cell: it should not have run again"
-    assert "ran past the 2 s time limit in an earlier cell" in nb.cells[2].outputs[-1].evalue
+    assert errors(nb.cells[4]) == ["TimeoutError"], "f hung in an earlier cell: it should not have run again"
+    assert "f ran past the 2 s time limit in an earlier cell" in nb.cells[4].outputs[-1].evalue
 
 
-def test_the_other_functions_still_run(executed):
+def test_the_other_answers_still_run(executed):
     nb, _ = executed
-    assert nb.cells[3].outputs[0].text == "2\n"
-    assert nb.cells[5].outputs[0].text == "2\n", "a hang outside any function replaced no function"
+    assert printed(nb.cells[5]) == "2\n"
 
 
-def test_the_log_names_the_hung_function_once(executed):
+def test_the_instructors_function_that_called_the_hung_answer_is_kept(executed):
+    nb, _ = executed
+    assert printed(nb.cells[6]) == "3\n", "check, the instructor's helper, was replaced instead of f"
+
+
+def test_a_hang_outside_any_function_replaces_nothing(executed):
+    nb, lines = executed
+    assert "KeyboardInterrupt" in errors(nb.cells[7])
+    assert not [line for line in lines if line.startswith(TIMED_OUT) and "cell 8" in line]
+
+
+def test_an_interrupt_the_code_caught_does_not_blame_an_earlier_error(executed):
+    nb, _ = executed
+    assert errors(nb.cells[11]) == ["ValueError"], "h raised in an earlier cell; it never hung"
+
+
+def test_a_wrapped_answer_is_found_through_its_wrapper(executed):
+    nb, _ = executed
+    assert errors(nb.cells[14]) == ["TimeoutError"], "k hung inside the function its lru_cache wraps"
+
+
+def test_the_log_names_each_hung_answer_once_with_its_cell(executed):
     _, lines = executed
-    assert [line for line in lines if line.startswith(TIMED_OUT)] == [f"{TIMED_OUT} f in cell 2"]
+    assert [line for line in lines if line.startswith(TIMED_OUT)] == [f"{TIMED_OUT} f in cell 4",
+                                                                      f"{TIMED_OUT} k in cell 14"]
 
 
 def test_the_notebook_keeps_no_name_of_the_grader(executed):
     nb, _ = executed
-    assert nb.cells[6].outputs[0].text == "[]\n"
+    assert printed(nb.cells[15]) == "[]\n"
 
 
 def test_the_error_shows_no_code_of_the_grader(executed):
     nb, _ = executed
-    assert "coursekit" not in "".join(nb.cells[2].outputs[-1].traceback)
+    shown = "".join(nb.cells[4].outputs[-1].traceback)
+    assert "raise TimeoutError(message)" not in shown and "_coursekit" not in shown

@@ -162,3 +162,19 @@ def test_stale_kernel_folders_of_gone_graders_are_removed_and_others_kept(tmp_pa
     remove_stale_kernel_folders(tmp_path)
     assert alive.exists() and other.exists(), "a running grader's or an unrelated folder was removed"
     assert not stale.exists(), "the socket folder of a grader that no longer runs was kept"
+
+
+def test_the_instructors_folders_are_bound_unless_they_hold_a_notebook(tmp_path):
+    instructor, work = tmp_path / "source", tmp_path / "work"
+    (instructor / "helperpkg").mkdir(parents=True)
+    (instructor / "helperpkg" / "__init__.py").write_text("")
+    (instructor / "solutions" / "deep").mkdir(parents=True)
+    (instructor / "solutions" / "deep" / "key.ipynb").write_text("{}")
+    (instructor / "__pycache__").mkdir()
+    work.mkdir()
+    binds = {target: source for _, source, target in
+             pairs(Sandbox().bwrap_args(str(work), [], {}, instructor=str(instructor)), "--ro-bind")}
+    work = os.path.realpath(work)
+    assert binds.get(f"{work}/helperpkg") == str(instructor / "helperpkg"), "the helper package is not visible"
+    assert f"{work}/solutions" not in binds, "a folder holding a notebook (hidden tests) is visible in the sandbox"
+    assert f"{work}/__pycache__" not in binds
