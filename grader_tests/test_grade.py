@@ -404,8 +404,11 @@ def test_running_again_grades_only_the_changed_submission(class_copy, source_nb,
 def test_an_interrupted_run_is_finished_by_the_next_one(class_copy, source_nb, max_points):
     again = ["correct", "no-relu-mask", "untouched"]
     command = [sys.executable, "-m", "coursekit", "--course", str(class_copy), "grade", "--workers", "1"]
+    # Ctrl-C's default action, even when this test runs in a background job that ignores SIGINT (a shell's `&`
+    # does that, and a process keeps an ignored SIGINT ignored: the command could then not be interrupted)
     process = subprocess.Popen(command + [arg for s in again for arg in ("--student", s)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=nbgrader_env())
+                               stderr=subprocess.PIPE, text=True, env=nbgrader_env(),
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     first = process.stdout.readline()
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
