@@ -101,9 +101,15 @@ def repair_reason(log):
     return "notebook repaired: " + "; ".join(dict.fromkeys(note.strip() for _, note in notes))
 
 
+def tagged_lines(log, tag):
+    """(name, cell) of every line 'tag name in cell' KernelSafeExecute logged at ERROR level, in order; only
+    at a line's start, so that a submission's text quoted in another line cannot forge one."""
+    return re.findall(r"^\[ERROR\] " + re.escape(tag) + r" (\w+) in (.+)$", log, flags=re.M)
+
+
 def kernel_stop_reason(log):
     """Why the kernel stopped early, from the tag KernelSafeExecute writes into nbgrader's log, or None."""
-    stopped = re.findall(r"^\[ERROR\] " + re.escape(KERNEL_STOPPED) + r" (\w+) in (.+)$", log, flags=re.M)
+    stopped = tagged_lines(log, KERNEL_STOPPED)
     if not stopped:
         return None
     ename, cell = stopped[0]
@@ -114,7 +120,7 @@ def kernel_stop_reason(log):
 def hung_reason(log):
     """Which functions ran past a cell's time limit, from the tag KernelSafeExecute writes into nbgrader's log,
     or None."""
-    hung = dict(re.findall(r"^\[ERROR\] " + re.escape(TIMED_OUT) + r" (\w+) in (.+)$", log, flags=re.M))
+    hung = dict(tagged_lines(log, TIMED_OUT))
     if not hung:
         return None
     names = ", ".join(f"{name} in {cell}" for name, cell in hung.items())

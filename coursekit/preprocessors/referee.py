@@ -6,8 +6,8 @@ call (``np.allclose``, ``builtins``, IPython's own machinery) and make a failing
 takes that power away: the submission's code cells run in a worker process (``referee_worker.py``, in the
 Sandbox), and the hidden checks run here, with the grader's untouched NumPy, calling the submission's functions
 through proxies (``sandbox/functions.py``) that send arrays, never pickles, to the worker and mirror back any
-change the function made to its arguments. A test cell that passed in the notebook but whose hidden checks fail here gets an error output,
-so nbgrader's SaveAutoGrades scores it 0, and the student's feedback says why.
+change the function made to its arguments. A test cell that passed in the notebook but whose hidden checks fail
+here gets an error output, so nbgrader's SaveAutoGrades scores it 0, and the student's feedback says why.
 
 Nothing of the submission's folder is ever imported here: the instructor's cells import the instructor's
 helper modules from ``source/<assignment>/`` (``import_from``), never from the autograded folder, where a
@@ -17,6 +17,7 @@ submission's run carries over to the next one a long-lived worker grades.
 """
 import builtins
 import contextlib
+import functools
 import importlib
 import io
 import os
@@ -33,7 +34,7 @@ from traitlets import Bool, Float, List, Unicode
 
 from ..course.notebooks import nbgrader_meta, solution_ids
 from ..sandbox import Sandbox, instructor_folder, instructor_modules
-from ..sandbox.functions import RestartingStudent, StudentCodeError, StudentProcess, proxy
+from ..sandbox.functions import OVER_BUDGET, RestartingStudent, StudentCodeError, StudentProcess, proxy
 
 VERDICT_ERROR = "HiddenCheckFailed"
 
@@ -151,9 +152,9 @@ class Referee(NbGraderPreprocessor):
         budget: the seconds left of the referee's timeout (all of it by default)."""
         budget = self.timeout if budget is None else budget
         if budget <= 0:
-            raise StudentCodeError("the submission's functions took longer than the referee's time limit")
+            raise StudentCodeError(OVER_BUDGET)
         started = time.monotonic()
-        limits = {"cell_timeout": self.cell_timeout, "call_timeout": self.call_limit()}
+        limits = {"cell_timeout": self.cell_timeout, "call_timeout": self.limit_per_call}
         try:
             return StudentProcess(cells, cwd, sandbox, budget, instructor=instructor, **limits)
         except StudentCodeError as error:
@@ -164,7 +165,8 @@ class Referee(NbGraderPreprocessor):
                              "the %d cells before it", error.defined + 1, error, error.defined)
             return StudentProcess(cells[:error.defined], cwd, sandbox, remaining, instructor=instructor, **limits)
 
-    def call_limit(self):
+    @functools.cached_property
+    def limit_per_call(self):
         """Seconds one call may take: call_timeout, else the notebook's limit per cell (KernelSafeExecute's
         timeout, c.Execute.timeout); None when that is off (None, 0 or -1, as in nbclient)."""
         from .safe_execute import KernelSafeExecute

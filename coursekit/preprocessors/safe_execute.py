@@ -11,10 +11,12 @@ usual. The behaviour is the same whether or not a student's code could tell it i
 A function that hangs costs one cell's time limit, not one per cell that calls it: when a cell runs past
 ``c.Execute.timeout`` and the interrupt stops it, the innermost answer function (an autograded answer cell's
 grade_id, as the referee names them) that was running, found in the interrupt's traceback, is replaced in the
-kernel by one that raises ``TimeoutError`` at once. The later cells that call it fail at once instead of each waiting out the limit; they would have failed
-anyway, unless the function hangs only for some inputs. The submission's time limit (``grade --timeout``) stays
-the bound on the whole notebook.
+kernel by one that raises ``TimeoutError`` at once. The later cells that call it fail at once instead of each
+waiting out the limit; they would have failed anyway, unless the function hangs only for some inputs. The
+submission's time limit (``grade --timeout``) stays the bound on the whole notebook.
 """
+import ast
+
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
@@ -28,7 +30,7 @@ from ..sandbox import instructor_folder
 KERNEL_STOPPED = "coursekit: kernel stopped:"
 # The error names this preprocessor gives the cell where the kernel stopped and the cells it did not run.
 STOPPED_ERRORS = ("KernelDied", "KernelUnresponsive", "NotRun")
-# The worker finds this tag in nbgrader's log to tell the instructor which function hung (tasks.timed_out_reason).
+# The worker finds this tag in nbgrader's log to tell the instructor which function hung (tasks.hung_reason).
 TIMED_OUT = "coursekit: timed out:"
 
 # Defined silently in the kernel after a cell's time-out and called (and removed) by HUNG_EXPRESSION, which
@@ -63,6 +65,15 @@ def _coursekit_stub(names, limit):
 HUNG_EXPRESSION = "get_ipython().user_ns.pop('_coursekit_stub')(%r, %r)"
 
 
+def function_name(text):
+    """The identifier a user expression's text/plain repr ('relu') shows, or None (None, or not a name)."""
+    try:
+        name = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return name if isinstance(name, str) and name.isidentifier() else None
+
+
 def error_output(ename, evalue):
     """A notebook error output with a one-line traceback (no source lines)."""
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
@@ -92,7 +103,6 @@ class KernelSafeExecute(Execute):
     def preprocess(self, nb, resources, km=None):
         """Execute every code cell; after a kernel failure, mark the remaining code cells as not run."""
         self.stopped_in = None
-        self.timed_out = False
         self.output_bytes = 0
         self.output_capped = False
         return super().preprocess(nb, resources, km)
@@ -155,9 +165,9 @@ class KernelSafeExecute(Execute):
         except Exception as error:  # noqa: BLE001 - an unresponsive kernel: the next cell finds it out
             self.log.warning("could not stop the function that hung in %s from being called again: %s", where, error)
             return
-        name = found.get("data", {}).get("text/plain", "") if found.get("status") == "ok" else ""
-        if name.strip("'\"").isidentifier():
-            self.log.error("%s %s in %s", TIMED_OUT, name.strip("'\""), where)
+        name = function_name(found.get("data", {}).get("text/plain", "")) if found.get("status") == "ok" else None
+        if name:
+            self.log.error("%s %s in %s", TIMED_OUT, name, where)
 
     def stop(self, cell, index, ename, message):
         """Record the kernel failure in the cell, stop the kernel, and log it for the grader."""

@@ -14,8 +14,9 @@ grader over Jupyter's ``ipc`` transport: ZeroMQ on Unix sockets in a per-kernel 
 sandbox read-write at the same path (the only host folder the kernel may write to).
 
 The instructor's helper files and folders (the non-notebook files of ``source/<assignment>/``, and its folders
-that hold no notebook) are bound from the instructor's copy, and a student's file that would shadow one of their modules (``backprop_checks.so``,
-``backprop_checks.pyc``, ...) is not bound at all; folders a student adds are never bound.
+that hold no notebook) are bound from the instructor's copy, and a student's file that would shadow one of
+their modules (``backprop_checks.so``, ``backprop_checks.pyc``, ...) is not bound at all; folders a student
+adds are never bound.
 
 Without bwrap the limits still apply (and the kernel uses tcp on loopback), but neither the file system nor
 the network is hidden: the command says so once.

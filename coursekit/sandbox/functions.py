@@ -28,6 +28,7 @@ UNTRUSTED = Path(__file__).resolve().parent / "untrusted"
 SANDBOX_DIR = "/sandbox/referee"
 PIPE_SIZE = 1 << 20  # Linux's default limit for an unprivileged process; a training call's frame fits
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+OVER_BUDGET = "the submission's functions took longer than the referee's time limit"
 
 
 def mirror_kind(value):
@@ -75,7 +76,7 @@ class StudentProcess:
     def __init__(self, cells, cwd, sandbox, timeout, instructor=None, cell_timeout=None, call_timeout=None):
         self.deadline = time.monotonic() + timeout
         self.call_timeout = call_timeout
-        self.over = "the submission's functions took longer than the referee's time limit"
+        self.over = OVER_BUDGET  # why a wait that runs out fails: the budget, or one call's limit (call)
         binds = {UNTRUSTED / "referee_worker.py": f"{SANDBOX_DIR}/referee_worker.py",
                  UNTRUSTED / "wire.py": f"{SANDBOX_DIR}/wire.py"}
         worker = f"{SANDBOX_DIR}/referee_worker.py" if sandbox.isolates_files() else str(UNTRUSTED / "referee_worker.py")
@@ -173,7 +174,7 @@ class StudentProcess:
             raise
         finally:
             self.deadline = final
-            self.over = "the submission's functions took longer than the referee's time limit"
+            self.over = OVER_BUDGET
         return header, wire.decode(header.get("value"), buffers)
 
     def close(self):

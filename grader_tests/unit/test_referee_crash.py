@@ -69,7 +69,7 @@ def limit_of(section, timeout, **referee):
     from traitlets.config import Config
     config = Config()
     config[section].timeout = timeout
-    return Referee(config=config, **referee).call_limit()
+    return Referee(config=config, **referee).limit_per_call
 
 
 def test_the_referee_limits_one_call_to_the_notebooks_cell_limit():

@@ -10,7 +10,7 @@ import logging
 import nbformat
 import pytest
 
-from coursekit.preprocessors.safe_execute import TIMED_OUT, KernelSafeExecute
+from coursekit.preprocessors.safe_execute import TIMED_OUT, KernelSafeExecute, function_name
 
 LOOP = "while True:\n    pass"
 CELLS = [
@@ -118,3 +118,9 @@ def test_the_error_shows_no_code_of_the_grader(executed):
     nb, _ = executed
     shown = "".join(nb.cells[4].outputs[-1].traceback)
     assert "raise TimeoutError(message)" not in shown and "_coursekit" not in shown
+
+
+@pytest.mark.parametrize("text, name", [("'relu'", "relu"), ('"sgd_update"', "sgd_update"), ("None", None),
+                                        ("'a b'", None), ("'relu\\n[ERROR] x'", None), ("relu", None), ("", None)])
+def test_only_a_quoted_identifier_is_taken_as_the_hung_functions_name(text, name):
+    assert function_name(text) == name, f"the kernel's answer {text!r} should name {name!r}"
