@@ -33,7 +33,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Float, List, Unicode
 
 from ..course.notebooks import nbgrader_meta, solution_ids
-from ..sandbox import Sandbox, instructor_folder, instructor_modules
+from ..sandbox import Sandbox, instructor_folder, instructor_modules, reachable
 from ..sandbox.functions import OVER_BUDGET, RestartingStudent, StudentCodeError, StudentProcess, proxy
 
 VERDICT_ERROR = "HiddenCheckFailed"
@@ -175,10 +175,11 @@ class Referee(NbGraderPreprocessor):
 
     def referee(self, nb, trusted, cwd):
         """grade_id -> CellResult of every test cell, run in this process against the sandboxed worker."""
-        worker_cells = [c.source for c in nb.cells if c.cell_type == "code" and not utils.is_grade(c)
-                        and nbgrader_meta(c).get("grade_id") not in self.skip_cells]
-        sandbox = Sandbox(parent=self)
         instructor = getattr(self, "instructor", None)
+        worker_cells = reachable.worker_cells(
+            [(c.source, given(c)) for c in nb.cells if c.cell_type == "code" and not utils.is_grade(c)
+             and nbgrader_meta(c).get("grade_id") not in self.skip_cells], instructor_modules(instructor))
+        sandbox = Sandbox(parent=self)
         if instructor is None:
             self.log.warning("the instructor's copy of the assignment (source/<assignment>/) was not found: the "
                              "referee's cells can import no helper module of the assignment")
@@ -255,6 +256,13 @@ def import_from(instructor, avoid=()):
             if name.split(".")[0] in names or outside:  # built-in modules (no file) stay
                 del sys.modules[name]
         sys.modules.update(hidden)
+
+
+def given(cell):
+    """Whether cell is one of the instructor's given cells: locked, with a grade_id (OverwriteCells restored it
+    from the gradebook), neither an answer nor a test."""
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("grade_id") and meta.get("locked") and not meta.get("solution") and not meta.get("grade"))
 
 
 def trusted_cells(nb):
