@@ -116,6 +116,9 @@ class Referee(NbGraderPreprocessor):
                          "(default: c.Execute.timeout, the notebook's limit per cell); past it the worker is stopped "
                          "and the later calls fail, instead of the first hung call using up the whole budget.").tag(
         config=True)
+    droppable_imports = List(Unicode(), list(reachable.DROPPABLE), help="Top-level packages (plotting, data sets) "
+                             "whose imports in the given cells the worker skips when no code of the submission "
+                             "can reach them (sandbox/reachable.py).").tag(config=True)
     skip_cells = List(Unicode(), [], help="grade_ids of given cells that only show results (plots, demos): the "
                       "worker does not run them. Set per course in nbgrader_config.py.").tag(config=True)
 
@@ -176,9 +179,8 @@ class Referee(NbGraderPreprocessor):
     def referee(self, nb, trusted, cwd):
         """grade_id -> CellResult of every test cell, run in this process against the sandboxed worker."""
         instructor = getattr(self, "instructor", None)
-        worker_cells = reachable.worker_cells(
-            [(c.source, given(c)) for c in nb.cells if c.cell_type == "code" and not utils.is_grade(c)
-             and nbgrader_meta(c).get("grade_id") not in self.skip_cells], instructor_modules(instructor))
+        worker_cells = reachable.worker_cells(worker_sources(nb, self.skip_cells), instructor_modules(instructor),
+                                              self.droppable_imports)
         sandbox = Sandbox(parent=self)
         if instructor is None:
             self.log.warning("the instructor's copy of the assignment (source/<assignment>/) was not found: the "
@@ -256,6 +258,13 @@ def import_from(instructor, avoid=()):
             if name.split(".")[0] in names or outside:  # built-in modules (no file) stay
                 del sys.modules[name]
         sys.modules.update(hidden)
+
+
+def worker_sources(nb, skip_cells=()):
+    """(source, given) of the code cells the referee's worker runs, in notebook order: every cell but the test
+    cells and the given cells of skip_cells; given tells the instructor's given cells from the submission's."""
+    return [(c.source, given(c)) for c in nb.cells if c.cell_type == "code" and not utils.is_grade(c)
+            and nbgrader_meta(c).get("grade_id") not in skip_cells]
 
 
 def given(cell):

@@ -65,9 +65,9 @@ def test_the_submissions_cells_stay_whole():
 
 def test_a_function_an_answer_calls_keeps_its_globals():
     student = "def backward(X, Y, params, cache):\n    return forward(X, params)\n"
-    cells = run(student, SETUP, FORWARD)
-    assert cells[1] == FORWARD and "import numpy as np" not in kept_lines(cells), \
-        "forward is kept; numpy only if something reachable names np"
+    cells = run(student, SETUP + "import scipy\n", FORWARD)
+    assert cells[1] == FORWARD and {"import numpy as np", "import scipy"} <= set(kept_lines(cells)), \
+        "forward is kept, and imports of packages that are not droppable (numpy, scipy) always are"
 
 
 @pytest.mark.parametrize("student", [
@@ -121,3 +121,89 @@ def test_only_the_instructors_locked_cells_count_as_given():
     assert not given(cell(grade_id="relu", solution=True, locked=False))
     assert not given(cell(grade_id="test_relu", grade=True, locked=True))
     assert not given(cell(locked=True)), "a student's cell with forged metadata has no grade_id after OverwriteCells"
+
+
+def test_a_package_the_submission_imports_itself_keeps_its_given_imports():
+    student = "def relu(z):\n    import sklearn\n    return sklearn.datasets.make_moons\n"
+    assert "from sklearn.datasets import make_moons" in kept_lines(run(student, SETUP)), \
+        "the given import makes sklearn.datasets an attribute of the student's sklearn"
+
+
+def test_a_statement_filling_an_object_an_answer_reads_is_kept():
+    data = "DATA = {}\nDATA['X'], DATA['y'] = make_moons(n_samples=5, random_state=0)\n"
+    student = "def relu(z):\n    return np.maximum(0, z) + 0 * len(DATA['X'])\n"
+    assert run(student, SETUP, data)[1] == data
+
+
+def test_a_method_call_on_an_object_an_answer_reads_is_kept():
+    data = "DATA = {}\nDATA.update(zip('Xy', make_moons(n_samples=5, random_state=0)))\n"
+    student = "def relu(z):\n    return np.maximum(0, z) + 0 * len(DATA['X'])\n"
+    assert run(student, SETUP, data)[1] == data
+
+
+def test_a_dotted_import_that_sets_up_a_package_an_answer_reads_is_kept():
+    given_cell = "import matplotlib\nimport matplotlib.pyplot as plt\nCMAP = matplotlib.pyplot.get_cmap\n"
+    assert run("def relu(z):\n    return CMAP\n", given_cell)[0] == given_cell
+
+
+def test_a_global_imported_inside_a_given_function_is_bound_by_it():
+    setter = "def setup():\n    global DRAW\n    from matplotlib.pyplot import plot as DRAW\nsetup()\n"
+    assert run("def relu(z):\n    return DRAW\n", SETUP, setter)[1] == setter
+
+
+def test_a_future_import_is_never_dropped():
+    future = "from __future__ import annotations\nimport matplotlib.pyplot as plt\ndef forward(X: Params): pass\n"
+    assert kept_lines(run(RELU, future))[0] == "from __future__ import annotations"
+
+
+def test_a_class_body_reading_a_global_it_assigns_reaches_it():
+    student = "class Ops:\n    np = np\n    def relu(self, z):\n        return self.np.maximum(0, z)\nrelu = Ops().relu\n"
+    assert "import numpy as np" in kept_lines(run(student, "import numpy as np\nimport matplotlib.pyplot as plt\n"))
+
+
+def test_a_string_left_first_in_a_pruned_cell_does_not_become_its_docstring():
+    given_cell = "import matplotlib.pyplot as plt\n'not the doc'\n"
+    namespace = {}
+    exec(run(RELU, given_cell)[0], namespace)
+    assert namespace.get("__doc__") is None
+
+
+def test_dynamic_lookups_in_a_given_cell_keep_every_given_cell():
+    dynamic = "for name, value in zip(['X_demo'], make_moons()):\n    globals()[name] = value\n"
+    assert run("def relu(z):\n    return X_demo\n", SETUP, dynamic) == [SETUP, dynamic, "def relu(z):\n    return X_demo\n"]
+
+
+@pytest.mark.parametrize("word", ["vars()", "locals()", "dir()", "exec('x')", "eval('x')", "compile('x', '', 'exec')",
+                                  "f.__globals__", "frame.f_globals", "frame.f_back", "sys._getframe()",
+                                  "inspect.stack()", "e.__traceback__.tb_frame", "get_ipython().user_ns",
+                                  "sys.modules", "importlib.import_module('__main__')", "gc.get_objects()",
+                                  "builtins.globals()", "pickle.loads(b'')"])
+def test_each_dynamic_lookup_keeps_every_given_cell(word):
+    student = f"def relu(z):\n    return {word}\n"
+    assert run(student, SETUP, DATA) == [SETUP, DATA, student]
+
+
+@pytest.mark.parametrize("student", [["def relu(z):\n", "    return z\n"], None, b"def relu(z): return z\n"])
+def test_a_source_that_is_not_text_keeps_every_cell_as_it_came(student):
+    cells = [(SETUP, True), (student, False)]
+    assert worker_cells(cells) == [SETUP, student]
+
+
+def test_code_too_deep_to_analyse_keeps_every_given_cell():
+    student = "def relu(z):\n    return " + "(" * 1000 + "z" + ")" * 1000 + "\n"
+    assert run(student, SETUP) == [SETUP, student]
+
+
+def test_a_submission_too_long_to_analyse_keeps_every_given_cell():
+    student = RELU + "x = 0\n" * 50_000
+    assert run(student, SETUP) == [SETUP, student]
+
+
+def test_a_warning_of_the_submissions_code_is_not_shown_by_the_grader(recwarn):
+    run("def relu(z):\n    return z if z is not 1 else 0\n", SETUP)
+    assert not recwarn.list
+
+
+def test_only_the_configured_packages_are_droppable():
+    assert kept_lines(worker_cells([(SETUP, True), (RELU, False)], droppable=("sklearn",)))[1] == \
+        "import matplotlib.pyplot as plt"
