@@ -23,13 +23,17 @@ warnings.simplefilter("ignore")
 protocol, sys.stdout = sys.stdout, open(os.devnull, "w")  # what the cells print is not the answer
 rng = np.random.default_rng(0)
 X = rng.normal(size=(6, 2)); Y = np.eye(2)[rng.integers(0, 2, 6)]
-params = {"W1": rng.normal(size=(2, 4)), "B1": rng.normal(size=4), "W2": rng.normal(size=(4, 2)), "B2": rng.normal(size=2)}
+params = {"W1": rng.normal(size=(2, 4)), "B1": rng.normal(size=4),
+          "W2": rng.normal(size=(4, 2)), "B2": rng.normal(size=2)}
 z1 = X @ params["W1"] + params["B1"]; a1 = np.maximum(z1, 0); logits = a1 @ params["W2"] + params["B2"]
 probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
 cache = {"z1": z1, "a1": a1, "logits": logits, "probs": probs}
+def copy(d):
+    return {k: v.copy() for k, v in d.items()}
+
 calls = {"relu": lambda f: f(z1.copy()), "softmax": lambda f: f(logits.copy()),
-         "backward": lambda f: f(X, Y, {k: v.copy() for k, v in params.items()}, {k: v.copy() for k, v in cache.items()}),
-         "sgd_update": lambda f: f({k: v.copy() for k, v in params.items()}, {k: v * 0 + 1 for k, v in params.items()}, 0.1)}
+         "backward": lambda f: f(X, Y, copy(params), copy(cache)),
+         "sgd_update": lambda f: f(copy(params), {k: v * 0 + 1 for k, v in params.items()}, 0.1)}
 
 def plain(value):
     if isinstance(value, np.ndarray):

@@ -10,10 +10,14 @@ drops, from the given cells only:
   scikit-learn, seaborn), unless it is one of the instructor's helper modules or a package the submission
   imports itself (a given ``import sklearn.datasets`` makes ``sklearn.datasets`` an attribute of the
   ``sklearn`` a student's function imports);
-- then, repeatedly, every statement that mentions a name a dropped statement binds (``X, y = make_moons(...)``,
-  then ``Y = np.eye(2)[y]``, ``print(X_train.shape)``, a plotting function);
+- then, repeatedly, every statement that needs a name a dropped statement binds (``X, y = make_moons(...,
+  random_state=0)``, then ``Y = np.eye(2)[y]``, ``print(X_train.shape)``, a plotting function), provided it
+  is ``inert``: it only binds plain names or defines a function, and what it calls can change nothing else
+  (no given function, no draw from NumPy's global random generator, nothing that reads as changing a
+  module's state or touching files). A statement that needs a dropped name but is not inert is kept, with
+  everything it needs, and the analysis starts again;
 
-but never a statement that is reached: one that binds or changes a name the submission's code looks up, or
+and never a statement that is reached: one that binds or changes a name the submission's code looks up, or
 that a reached statement looks up, transitively. A name is looked up when the code reads it from the notebook's
 namespace (``symtable``: a function's parameters and locals are not); a statement changes what it assigns to
 (``D["X"] = ...``, ``cfg.x = ...``: ``D``, ``cfg``), what it passes to a call, and the object whose method it
@@ -76,7 +80,8 @@ def prune(cells, student, droppable):
     needed = set().union(*(global_names(source) for source in student))
     imported = set().union(*(imported_modules(node) for source in student for node in ast.walk(ast.parse(source))
                              if isinstance(node, (ast.Import, ast.ImportFrom))))
-    dropped = unreachable(statements, needed, droppable - imported)
+    student_binds = set().union(*(binds(node) for source in student for node in ast.parse(source).body))
+    dropped = unreachable(statements, needed, droppable - imported, student_binds)
     pruned = []
     for (source, _), tree in zip(cells, trees):
         kept = [s for s in tree.body if id(s) not in dropped] if tree is not None else None
@@ -89,30 +94,128 @@ def prune(cells, student, droppable):
     return pruned
 
 
-def unreachable(statements, needed, droppable):
+def unreachable(statements, needed, droppable, student_binds=frozenset()):
     """ids of the given cells' statements to drop (see the module docstring); needed: the names the
-    submission's code looks up; droppable: top-level module names whose imports may be dropped."""
+    submission's code looks up; droppable: top-level module names whose imports may be dropped; student_binds:
+    the names the submission's cells bind at their top level.
+
+    A statement that needs a dropped name but is not ``inert`` is kept, with everything it needs, and the
+    analysis starts again, until no such statement is left."""
     bound = {id(s): binds(s) for s in statements}
     used = {id(s): global_names(ast.unparse(s)) for s in statements}
     modules = set().union(*(bound[id(s)] for s in statements if isinstance(s, (ast.Import, ast.ImportFrom))))
     touched = {id(s): bound[id(s)] | changes(s, modules) for s in statements}
-    reached, needed, changed = set(), set(needed), True
-    while changed:
-        changed = False
-        for statement in statements:
-            if id(statement) not in reached and touched[id(statement)] & needed:
-                reached.add(id(statement))
-                needed |= used[id(statement)]
-                changed = True
-    dropped = {id(s) for s in statements if id(s) not in reached and isinstance(s, (ast.Import, ast.ImportFrom))
-               and imported_modules(s) and imported_modules(s) <= droppable}
-    changed = True
-    while changed:
-        gone = set().union(*(bound[i] for i in dropped))
-        more = {id(s) for s in statements if id(s) not in reached | dropped and used[id(s)] & gone}
-        changed = bool(more)
-        dropped |= more
-    return dropped
+    shadowed = set(student_binds).union(*bound.values())
+    forced = set()
+    while True:
+        reached, wanted, changed = set(forced), set(needed).union(*(used[i] for i in forced)), True
+        while changed:
+            changed = False
+            for statement in statements:
+                if id(statement) not in reached and touched[id(statement)] & wanted:
+                    reached.add(id(statement))
+                    wanted |= used[id(statement)]
+                    changed = True
+        dropped = {id(s) for s in statements if id(s) not in reached
+                   and isinstance(s, (ast.Import, ast.ImportFrom)) and imported_modules(s)
+                   and imported_modules(s) <= droppable}
+        imported = set().union(*(bound[i] for i in dropped))
+        plotting = set().union(*(bound[id(s)] for s in statements if id(s) in dropped
+                                 and imported_modules(s) <= {"matplotlib"}))
+        blocked, changed = set(), True
+        while changed:
+            gone = set().union(*(bound[i] for i in dropped))
+            changed = False
+            for statement in statements:
+                if id(statement) in reached | dropped | blocked or not used[id(statement)] & gone:
+                    continue
+                if inert(statement, imported, gone - imported, plotting, modules - imported, shadowed):
+                    dropped.add(id(statement))
+                    changed = True
+                else:
+                    blocked.add(id(statement))
+        if not blocked:
+            return dropped
+        forced |= blocked
+
+
+# Built-in functions that change nothing outside the values they return (print writes to the worker's stderr).
+PURE_BUILTINS = {"print", "len", "range", "min", "max", "sum", "abs", "round", "sorted", "list", "dict", "tuple",
+                 "set", "frozenset", "zip", "enumerate", "str", "int", "float", "bool", "repr", "format",
+                 "isinstance", "reversed", "any", "all", "map", "filter"}
+# Attribute names that may change a module's global state (NumPy's random generator and settings, sys.path, ...).
+STATEFUL = re.compile(r"random|seed|^set|config|^put|^place|^fill|copyto|insert|append|extend|update|chdir|"
+                      r"environ|^rc|^use$|style|register|^state$", re.I)
+# Attribute names that may touch files or processes, which an answer could read whatever the value's origin.
+EFFECTS = re.compile(r"save|tofile|dump|write|^to_|remove|unlink|rename|mkdir|rmdir|replace|system|popen|kill|"
+                     r"exit|chmod|chown|touch|^open$|load|read", re.I)
+
+
+def inert(statement, imported, values, plotting, modules, shadowed=frozenset()):
+    """Whether dropping statement, which needs a dropped name, can change nothing an answer reaches: it only
+    binds plain names (or defines a function, with constant defaults and no decorator), and every call it makes
+    when it runs is one of:
+
+    - of a dropped package's function (``imported``: names the dropped imports bind) that cannot draw from
+      NumPy's global random generator: matplotlib's (``plotting``), or one given ``random_state=<int>``;
+    - on a value a dropped statement made (``values``: ``X.std()``, ``ax.plot(...)``);
+    - of a pure built-in (``print``, ``len``, ...) that no code of the notebook rebinds (``shadowed``);
+    - of a function of another module (``np.eye``), none of whose attribute names reads as changing state;
+
+    and no attribute name in its callee reads as touching files or processes (``np.save``, ``fig.savefig``).
+    """
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        header = [*statement.args.defaults, *(d for d in statement.args.kw_defaults if d is not None)]
+        return not statement.decorator_list and not any(isinstance(n, ast.Call) for e in header for n in ast.walk(e))
+    if isinstance(statement, ast.Assign):
+        if not all(isinstance(n, (ast.Name, ast.Tuple, ast.List, ast.Starred)) for t in statement.targets
+                   for n in ast.walk(t) if not isinstance(n, (ast.Store, ast.Load))):
+            return False
+    elif not isinstance(statement, ast.Expr):
+        return False
+    for call in executed_calls(statement):
+        chain = attribute_chain(call.func)
+        root = chain[0] if chain else None
+        if any(EFFECTS.search(name) for name in chain[1:]):
+            return False
+        if root in values or (root in PURE_BUILTINS - shadowed and len(chain) == 1):
+            continue
+        if root in imported and (root in plotting or seeded(call)):
+            continue
+        if root in modules and len(chain) > 1 and not any(STATEFUL.search(name) for name in chain[1:]):
+            continue
+        return False
+    return True
+
+
+def executed_calls(statement):
+    """The calls statement makes when it runs (not those inside the functions and lambdas it defines)."""
+    calls, todo = [], [statement]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Call):
+            calls.append(node)
+        if not isinstance(node, (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or node is statement:
+            todo.extend(ast.iter_child_nodes(node))
+    return calls
+
+
+def attribute_chain(node):
+    """``np.linalg.norm`` -> ["np", "linalg", "norm"]; [] when the callee is not a chain of names (a call's
+    result, a subscript: then the value it starts from is what counts, as in ``X[0].sum()``)."""
+    names = []
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        if isinstance(node, ast.Attribute):
+            names.append(node.attr)
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return [node.id, *reversed(names)] if isinstance(node, ast.Name) else []
+
+
+def seeded(call):
+    """Whether a call passes ``random_state`` as an integer literal (it cannot draw from NumPy's global
+    generator then)."""
+    return any(k.arg == "random_state" and isinstance(k.value, ast.Constant) and type(k.value.value) is int
+               for k in call.keywords)
 
 
 def docstring(statement):

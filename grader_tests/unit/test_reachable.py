@@ -157,7 +157,8 @@ def test_a_future_import_is_never_dropped():
 
 
 def test_a_class_body_reading_a_global_it_assigns_reaches_it():
-    student = "class Ops:\n    np = np\n    def relu(self, z):\n        return self.np.maximum(0, z)\nrelu = Ops().relu\n"
+    student = ("class Ops:\n    np = np\n    def relu(self, z):\n        return self.np.maximum(0, z)\n"
+               "relu = Ops().relu\n")
     assert "import numpy as np" in kept_lines(run(student, "import numpy as np\nimport matplotlib.pyplot as plt\n"))
 
 
@@ -170,7 +171,8 @@ def test_a_string_left_first_in_a_pruned_cell_does_not_become_its_docstring():
 
 def test_dynamic_lookups_in_a_given_cell_keep_every_given_cell():
     dynamic = "for name, value in zip(['X_demo'], make_moons()):\n    globals()[name] = value\n"
-    assert run("def relu(z):\n    return X_demo\n", SETUP, dynamic) == [SETUP, dynamic, "def relu(z):\n    return X_demo\n"]
+    student = "def relu(z):\n    return X_demo\n"
+    assert run(student, SETUP, dynamic) == [SETUP, dynamic, student]
 
 
 @pytest.mark.parametrize("word", ["vars()", "locals()", "dir()", "exec('x')", "eval('x')", "compile('x', '', 'exec')",
@@ -207,3 +209,49 @@ def test_a_warning_of_the_submissions_code_is_not_shown_by_the_grader(recwarn):
 def test_only_the_configured_packages_are_droppable():
     assert kept_lines(worker_cells([(SETUP, True), (RELU, False)], droppable=("sklearn",)))[1] == \
         "import matplotlib.pyplot as plt"
+
+
+def test_a_call_of_a_given_function_that_changes_a_global_is_kept():
+    given_cell = ("HYPER = dict(lr=0.1, reg=0.0)\ndef set_hyper(**kw):\n    HYPER.update(kw)\n"
+                  "X, y = make_moons(n_samples=20, random_state=0)\nset_hyper(reg=1.0 / len(X))\n")
+    student = "def sgd_update(params, grads):\n    return HYPER['reg']\n"
+    assert run(student, SETUP, given_cell)[1] == given_cell
+
+
+def test_an_assignment_through_a_function_that_sets_globals_is_kept():
+    given_cell = ("def standardize(X):\n    global MU\n    MU = X.mean()\n    return X - MU\n"
+                  "X_raw, y = make_moons(n_samples=20, random_state=0)\nX = standardize(X_raw)\n")
+    assert run("def relu(z):\n    return z - MU\n", SETUP, given_cell)[1] == given_cell
+
+
+def test_a_change_through_a_second_name_is_kept():
+    given_cell = ("params = {'W1': np.ones((2, 2))}\nX, y = make_moons(n_samples=20, random_state=0)\n"
+                  "W1 = params['W1']\nW1 *= X.std()\n")
+    assert run("def forward(x):\n    return x @ params['W1']\n", SETUP, given_cell)[1] == given_cell
+
+
+UNSEEDED_DRAW = "X, y = make_moons(n_samples=20)\n"
+PERMUTATION = "X, y = make_moons(n_samples=20, random_state=0)\nidx = np.random.permutation(len(X))\n"
+
+
+@pytest.mark.parametrize("draw", [UNSEEDED_DRAW, PERMUTATION])
+def test_a_dropped_draw_from_numpys_global_generator_is_kept(draw):
+    init = "W_INIT = np.random.randn(2, 4)\n"
+    cells = run("def init_params():\n    return W_INIT.copy()\n", SETUP + "np.random.seed(0)\n", draw, init)
+    assert cells[1] == draw, "the draw changes every later draw of the global generator"
+
+
+def test_a_dropped_statement_that_writes_a_file_is_kept():
+    given_cell = "X, y = make_moons(n_samples=20, random_state=0)\nnp.save('data.npy', X)\n"
+    assert run("def relu(z):\n    return np.load('data.npy')\n", SETUP, given_cell)[1] == given_cell
+
+
+def test_a_builtin_the_notebook_rebinds_is_not_taken_as_pure():
+    given_cell = "X, y = make_moons(n_samples=20, random_state=0)\nprint(X)\n"
+    student = "LOG = []\ndef print(*args):\n    LOG.append(args)\ndef relu(z):\n    return len(LOG)\n"
+    assert run(student, SETUP, given_cell)[1] == given_cell
+
+
+def test_plotting_calls_on_dropped_values_are_still_dropped():
+    plots = "fig, ax = plt.subplots()\nax.plot([0, 1])\nax.set_title('loss')\nplt.close(fig)\n"
+    assert run(RELU, SETUP, plots)[1] == ""
