@@ -267,20 +267,24 @@ def worker_sources(nb, skip_cells=()):
             and nbgrader_meta(c).get("grade_id") not in skip_cells]
 
 
-def given(cell):
-    """Whether cell is one of the instructor's given cells: locked, with a grade_id (OverwriteCells restored it
-    from the gradebook), neither an answer nor a test."""
+def instructors(cell):
+    """Whether cell is one of the instructor's code cells: locked, with a grade_id (OverwriteCells restored it
+    from the gradebook; a cell whose grade_id the gradebook did not know has lost it by then), not an answer."""
     meta = nbgrader_meta(cell)
-    return bool(meta.get("grade_id") and meta.get("locked") and not meta.get("solution") and not meta.get("grade"))
+    return bool(cell.get("cell_type") == "code" and meta.get("grade_id") and meta.get("locked")
+                and not meta.get("solution"))
+
+
+def given(cell):
+    """Whether cell is one of the instructor's given cells: an instructor's cell that is not a test."""
+    return instructors(cell) and not nbgrader_meta(cell).get("grade")
 
 
 def trusted_cells(nb):
     """The instructor's code cells of an autograded notebook, as (grade_id, "given" or "test", source).
 
-    They are the locked cells, which nbgrader's OverwriteCells restored from the gradebook (a cell whose
-    grade_id the gradebook did not know has lost its grade_id by then). Solution cells and cells without a
-    grade_id are the student's: they run only in the sandboxed worker.
+    They are the locked cells (``instructors``). Solution cells and cells without a grade_id are the student's:
+    they run only in the sandboxed worker.
     """
-    return [(nbgrader_meta(c)["grade_id"], "test" if nbgrader_meta(c).get("grade") else "given", c.source)
-            for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade_id")
-            and nbgrader_meta(c).get("locked") and not nbgrader_meta(c).get("solution")]
+    return [(nbgrader_meta(c)["grade_id"], "given" if given(c) else "test", c.source)
+            for c in nb.cells if instructors(c)]

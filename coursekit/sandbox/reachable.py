@@ -74,13 +74,15 @@ def prune(cells, student, droppable):
         return None
     trees = [ast.parse(source) if given else None for source, given in cells]
     statements = [statement for tree in trees if tree is not None for statement in tree.body]
-    if any(star_import(node) for source in student for node in ast.walk(ast.parse(source))) \
+    student_trees = [ast.parse(source) for source in student]
+    student_nodes = [node for tree in student_trees for node in ast.walk(tree)]
+    if any(star_import(node) for node in student_nodes) \
             or any(star_import(node) for statement in statements for node in ast.walk(statement)):
         return None
     needed = set().union(*(global_names(source) for source in student))
-    imported = set().union(*(imported_modules(node) for source in student for node in ast.walk(ast.parse(source))
+    imported = set().union(*(imported_modules(node) for node in student_nodes
                              if isinstance(node, (ast.Import, ast.ImportFrom))))
-    student_binds = set().union(*(binds(node) for source in student for node in ast.parse(source).body))
+    student_binds = set().union(*(binds(node, ast.unparse(node)) for tree in student_trees for node in tree.body))
     dropped = unreachable(statements, needed, droppable - imported, student_binds)
     pruned = []
     for (source, _), tree in zip(cells, trees):
@@ -101,8 +103,9 @@ def unreachable(statements, needed, droppable, student_binds=frozenset()):
 
     A statement that needs a dropped name but is not ``inert`` is kept, with everything it needs, and the
     analysis starts again, until no such statement is left."""
-    bound = {id(s): binds(s) for s in statements}
-    used = {id(s): global_names(ast.unparse(s)) for s in statements}
+    text = {id(s): ast.unparse(s) for s in statements}
+    bound = {id(s): binds(s, text[id(s)]) for s in statements}
+    used = {id(s): global_names(text[id(s)]) for s in statements}
     modules = set().union(*(bound[id(s)] for s in statements if isinstance(s, (ast.Import, ast.ImportFrom))))
     touched = {id(s): bound[id(s)] | changes(s, modules) for s in statements}
     shadowed = set(student_binds).union(*bound.values())
@@ -269,10 +272,11 @@ def global_names(source):
     return names
 
 
-def binds(statement):
-    """The names statement binds in the namespace it runs in: assigned, imported (``import a.b as c`` also sets
-    up ``a``), defined at its top level, or declared global and assigned or imported in a function."""
-    module, *inner = scopes(ast.unparse(statement))
+def binds(statement, source):
+    """The names statement (whose source is source) binds in the namespace it runs in: assigned, imported
+    (``import a.b as c`` also sets up ``a``), defined at its top level, or declared global and assigned or
+    imported in a function."""
+    module, *inner = scopes(source)
     names = {s.get_name() for s in module.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
     for table in inner:
         names.update(s.get_name() for s in table.get_symbols()
