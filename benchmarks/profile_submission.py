@@ -55,13 +55,27 @@ def children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
+def pid_namespace(process):
+    """The pid namespace of a psutil process, or None."""
+    try:
+        return os.readlink(f"/proc/{process.pid}/ns/pid")
+    except OSError:
+        return None
+
+
 def tree_cpu(pid):
-    """CPU seconds used so far by the process pid and all its descendants (living, and reaped by them)."""
+    """CPU seconds used so far by the process pid and all its descendants (living, and reaped by them), and by
+    every process of their sandbox's pid namespace: a kernel forked by the zygote joins the sandbox of a
+    bubblewrap without being its descendant."""
     try:
         root = psutil.Process(pid)
         processes = [root, *root.children(recursive=True)]
     except psutil.Error:
         return 0.0
+    sandboxes = {pid_namespace(process) for process in processes[1:]} - {None, pid_namespace(root)}
+    if sandboxes:
+        processes += [process for process in psutil.process_iter()
+                      if process not in processes and pid_namespace(process) in sandboxes]
     total = 0.0
     for process in processes:
         with contextlib.suppress(psutil.Error):

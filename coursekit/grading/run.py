@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import KitError
 from ..sandbox import remove_stale_kernel_folders
 from . import DEFAULT_TIME_LIMIT, default_workers
-from .local import Worker, close_pool, run_tasks, start_fork_server
+from .local import Worker, close_pool, cores_for, run_tasks, start_fork_server
 from .progress import default_progress
 from .selection import to_grade
 from .state import Outcome, State, only_run
@@ -82,9 +82,10 @@ class Grader:
         return self.outcomes
 
     def start_workers(self, size):
-        """Start workers until the pool has size of them."""
+        """Start workers until the pool has size of them, each on a core of its own when there are enough."""
+        cores = cores_for(size)
         while len(self.pool) < size:
-            self.pool.append(Worker(self.course, len(self.pool) + 1))
+            self.pool.append(Worker(self.course, len(self.pool) + 1, cores[len(self.pool)]))
 
     def check(self, worker):
         """Record the outcome of the worker's task if it is over (answered, died or timed out); whether it is."""

@@ -2,10 +2,16 @@
 
 Standalone on purpose (standard library only): it is bound read-only into the sandbox and run there as
 ``python sandbox_launch.py --memory-mb N ... -- COMMAND...``.
+
+With ``--hold`` it runs as the sandbox's pid 1 and starts nothing: the kernel joins the sandbox from the
+preloaded-kernel zygote (zygote.py), reads these same arguments from /proc/1/cmdline and calls ``prepare``.
+This process writes ``ready`` on its stdout, reads the kernel's pid on its stdin, and exits when that process
+does, so that the kernel manager sees the kernel end as it would see bubblewrap end.
 """
 import argparse
 import os
 import resource
+import select
 import sys
 
 
@@ -30,7 +36,8 @@ def copy_font_cache(folder, uid):
         pass  # matplotlib builds its own list then
 
 
-def main(argv):
+def parse(argv):
+    """The launcher's options; ``command`` is the argv to run (without the ``--``)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--memory-mb", type=int, required=True)
     parser.add_argument("--processes", type=int, required=True)
@@ -42,9 +49,17 @@ def main(argv):
                              "for the unprivileged uid, and the command's mention of it replaced")
     parser.add_argument("--silence", action="store_true", help="send the command's stdout and stderr to /dev/null")
     parser.add_argument("--font-cache", help="a folder of matplotlib font lists to copy into MPLCONFIGDIR")
+    parser.add_argument("--hold", action="store_true", help="be the sandbox's pid 1 while a kernel joins it")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    args.command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    return args
+
+
+def prepare(args):
+    """Apply the limits, drop root and silence the console; return the command to run (the connection file's
+    private copy in place of the original)."""
+    command = list(args.command)
     mb = 1 << 20
     # Address space: a memory bomb gets MemoryError instead of taking the machine's memory.
     resource.setrlimit(resource.RLIMIT_AS, (args.memory_mb * mb, args.memory_mb * mb))
@@ -75,6 +90,38 @@ def main(argv):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
+    return command
+
+
+def hold():
+    """As the sandbox's pid 1: say ready, read the joined kernel's pid, reap orphans until it exits."""
+    os.write(1, b"ready\n")
+    line = sys.stdin.readline()
+    if not line.strip().isdigit():
+        sys.exit(1)  # the grader could not start the kernel and falls back to a fresh sandbox
+    try:
+        kernel = os.pidfd_open(int(line))
+    except OSError:
+        sys.exit(1)  # it already ended
+    while not select.select([kernel], [], [], 1.0)[0]:
+        reap()
+    sys.exit(0)
+
+
+def reap():
+    """Collect the exit status of the sandbox's orphaned processes (pid 1's duty)."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def main(argv):
+    args = parse(argv)
+    if args.hold:
+        hold()
+    command = prepare(args)
     os.execvp(command[0], command)
 
 

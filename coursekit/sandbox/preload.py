@@ -1,0 +1,125 @@
+"""Kernels that start from a process which imported their libraries once: the zygote (untrusted/zygote.py).
+
+A kernel that starts from scratch spends about 3 s of CPU before the first cell: Python, ipykernel, NumPy,
+matplotlib and scikit-learn (benchmarks/PROFILE.md). Plain nbgrader pays that per submission too. Here each
+grading process starts one zygote that imports them once; then each kernel is:
+
+1. its sandbox, built by bubblewrap exactly as for any kernel, around ``launch.py --hold`` as its pid 1;
+2. a fork of the zygote that joins that sandbox's namespaces and runs launch.py's limits and the kernel there.
+
+The security-critical part (the new root, the binds, the namespaces) stays bubblewrap's. The zygote runs as
+root outside any sandbox, so it is a process of its own, started by a clean exec with the sandbox's
+environment; it never sees a submission: it gets a pid and answers a pid. Joining another process's mount
+namespace needs root, so only a grader running as root uses it (``Sandbox.preloaded``); otherwise every kernel
+starts from scratch, with the same limits and the same sandbox.
+"""
+import atexit
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from ..errors import KitError
+from . import KERNEL_FOLDER_PREFIX  # a zygote's home is swept with the kernels' folders of a killed grader
+
+ZYGOTE = Path(__file__).resolve().parent / "untrusted" / "zygote.py"
+READY_SECONDS = 60
+
+
+class ZygoteError(KitError):
+    """The zygote could not start a kernel (the kernel manager then starts one from scratch)."""
+
+
+class Zygote:
+    """One zygote process for this grading process: ``join(pid)`` starts a kernel in the sandbox of pid."""
+
+    def __init__(self, modules, environment, font_cache=None):
+        """modules: what the zygote imports; environment: the sandbox's (name -> value); font_cache: host
+        font list files to copy into the zygote's own MPLCONFIGDIR (its home, a private temporary folder)."""
+        self.home = tempfile.mkdtemp(prefix=f"{KERNEL_FOLDER_PREFIX}{os.getpid()}-zygote-")
+        fonts = os.path.join(self.home, "matplotlib")
+        os.makedirs(fonts)
+        for path in font_cache or ():
+            shutil.copy(path, fonts)
+        env = {**environment, "HOME": self.home, "MPLCONFIGDIR": fonts,
+               # what ipykernel sets before matplotlib's first import in any kernel
+               "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+        self.process = subprocess.Popen([sys.executable, str(ZYGOTE), *modules], cwd=self.home, env=env,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, close_fds=True,
+                                        start_new_session=True)  # no controlling terminal to pass on
+        self.lock = threading.Lock()
+        self.ready = False
+
+    def join(self, holder, timeout=READY_SECONDS):
+        """Start a kernel in the sandbox whose pid 1 is host pid holder; return the kernel's pid there."""
+        with self.lock:
+            if not self.ready:
+                if self.expect(timeout) != "ready":
+                    self.fail("did not start")
+                self.ready = True
+            try:
+                self.process.stdin.write(f"{holder}\n")
+                self.process.stdin.flush()
+            except OSError:
+                self.fail("ended")
+            reply = self.expect(timeout)
+        if not reply.isdigit():
+            raise ZygoteError(f"the kernel zygote could not start a kernel: {reply}")
+        return int(reply)
+
+    def expect(self, timeout):
+        """The zygote's next line, within timeout seconds."""
+        if not select.select([self.process.stdout], [], [], timeout)[0]:
+            self.fail(f"did not answer within {timeout} s")
+        line = self.process.stdout.readline()
+        if not line:
+            self.fail("ended")
+        return line.strip()
+
+    def fail(self, what):
+        self.close()
+        raise ZygoteError(f"the kernel zygote {what}; kernels start from scratch")
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def close(self):
+        """End the zygote (its kernels end with their sandboxes) and remove its home."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+_zygotes = {}
+
+
+def zygote(modules, environment, font_cache=None):
+    """This process's zygote for these modules and environment, started on first use (a forked grading worker
+    starts its own: a zygote's pipes belong to the process that started it)."""
+    key = (os.getpid(), tuple(modules), tuple(sorted(environment.items())))
+    found = _zygotes.get(key)
+    if found is None or not found.alive():
+        found = _zygotes[key] = Zygote(modules, environment, font_cache)
+    return found
+
+
+@atexit.register
+def close_zygotes():
+    """End this process's zygotes (not those of the process it was forked from)."""
+    for (owner, *_), found in _zygotes.items():
+        if owner == os.getpid():
+            found.close()
+
+
+def holder_pid(bwrap_pid):
+    """The host pid of the sandbox's pid 1: bubblewrap's one child."""
+    with open(f"/proc/{bwrap_pid}/task/{bwrap_pid}/children") as file:
+        children = file.read().split()
+    if len(children) != 1:
+        raise ZygoteError(f"bubblewrap (pid {bwrap_pid}) has {len(children)} children, not the sandbox's pid 1")
+    return int(children[0])

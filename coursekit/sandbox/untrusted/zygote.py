@@ -1,0 +1,182 @@
+"""A process that imported the kernel's libraries once and starts each kernel as a fork, inside that kernel's
+own sandbox (started by the grader's SandboxedKernelManager; see coursekit/sandbox/preload.py).
+
+Standalone on purpose (standard library, launch.py and the preloaded libraries only): it runs outside the
+sandbox as root, with the sandbox's environment, and never holds a submission's path, file or code. Its only
+input is, per kernel, the host pid of a sandbox's pid 1 (``launch.py --hold``, which bubblewrap has already set
+up). For each it forks:
+
+- a go-between, which closes every file but its reply pipe, points 0-2 at /dev/null, and joins the sandbox's
+  namespaces (ipc, uts, net, pid, then mnt: its root and working folder become the sandbox's);
+- from it the kernel, the first process of the sandbox's pid namespace after pid 1. The kernel takes its
+  arguments and environment from pid 1 (``/proc/1/cmdline``, ``/proc/1/environ``, ``/proc/1/cwd``), reseeds
+  the random generators it shares with the zygote, starts a session of its own (no controlling terminal) with
+  no-new-privileges set (as bubblewrap does for what it starts), applies launch.py's ``prepare`` (limits, the
+  connection file's private copy, the unprivileged uid), and runs ``python -m ipykernel_launcher`` in place.
+
+The go-between waits for the kernel, so that an ended kernel is reaped; the kernel dies with the sandbox.
+Replies on stdout, one line per request: the kernel's pid in the sandbox, or ``error: <why>``.
+"""
+import ctypes
+import importlib
+import os
+import random
+import runpy
+import sys
+
+import launch
+
+NAMESPACES = ("ipc", "uts", "net", "pid", "mnt")  # mnt last: it changes what /proc/<pid> names
+KERNEL_MODULE = "ipykernel_launcher"
+MATPLOTLIB_DIRS = ("get_configdir", "get_cachedir")
+PR_SET_NO_NEW_PRIVS = 38  # linux/prctl.h
+
+
+def preload(modules):
+    """Import the modules every kernel would import; one that fails is left to the kernel."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the kernel imports it (and reports the error) itself
+            pass
+
+
+def serve(requests, replies):
+    """Start a kernel per pid read from requests, until it closes (the grader ended)."""
+    for line in requests:
+        reap()
+        try:
+            holder = int(line)
+        except ValueError:
+            replies.write("error: not a pid\n")
+        else:
+            replies.write(start(holder) + "\n")
+        replies.flush()
+
+
+def start(holder):
+    """Fork the go-between for the sandbox whose pid 1 has host pid holder; return its reply line."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read)
+            go_between(holder, write)
+        finally:
+            os._exit(1)
+    os.close(write)
+    with os.fdopen(read) as reply:
+        line = reply.readline().strip()
+    return line if line.isdigit() else (line or "error: the kernel's process ended before it started")
+
+
+def go_between(holder, reply):
+    """Join the sandbox of holder and fork the kernel into it; wait for the kernel. Never returns."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.closerange(3, reply)
+    os.closerange(reply + 1, os.sysconf("SC_OPEN_MAX"))
+    try:
+        if os.readlink(f"/proc/{holder}/ns/mnt") == os.readlink("/proc/self/ns/mnt"):
+            raise OSError(f"pid {holder} is not in a sandbox")
+        join(holder)
+    except OSError as error:
+        os.write(reply, f"error: could not join the sandbox of pid {holder}: {error}\n".encode())
+        os._exit(1)
+    kernel = os.fork()
+    if kernel == 0:
+        try:
+            run_kernel(reply)
+        finally:
+            os._exit(1)
+    os.close(reply)
+    os.waitpid(kernel, 0)
+    os._exit(0)
+
+
+def join(holder):
+    """setns(2) into every namespace of the process holder."""
+    setns = ctypes.CDLL(None, use_errno=True).setns
+    files = [os.open(f"/proc/{holder}/ns/{name}", os.O_RDONLY) for name in NAMESPACES]
+    for fd in files:
+        if setns(fd, 0) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error))
+        os.close(fd)
+
+
+def run_kernel(reply):
+    """In the sandbox: become the kernel pid 1 describes, and run it. Never returns."""
+    with open("/proc/1/cmdline", "rb") as file:
+        argv = [part.decode() for part in file.read().split(b"\0")[:-1]]
+    with open("/proc/1/environ", "rb") as file:
+        environ = dict(part.decode().split("=", 1) for part in file.read().split(b"\0")[:-1])
+    if "--hold" not in argv:
+        raise SystemExit("pid 1 of the sandbox is not launch.py --hold")
+    os.chdir(os.readlink("/proc/1/cwd"))
+    os.environ.clear()
+    os.environ.update(environ)
+    os.write(reply, b"%d\n" % os.getpid())
+    os.close(reply)
+    os.setsid()  # no controlling terminal, as a kernel jupyter_client starts
+    no_new_privileges()
+    fresh_state()
+    args = launch.parse(argv[argv.index("--memory-mb"):])
+    command = launch.prepare(args)
+    del sys.modules["launch"]  # a student's own launch.py must import as in any kernel
+    if command[:3] == [sys.executable, "-m", KERNEL_MODULE]:
+        sys.argv = [KERNEL_MODULE, *command[3:]]
+        sys.path[0] = os.getcwd()  # what python -m puts first
+        code = 0
+        try:
+            runpy.run_module(KERNEL_MODULE, run_name="__main__", alter_sys=True)
+        except SystemExit as end:
+            code = end.code if isinstance(end.code, int) else 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+    os.execvp(command[0], command)
+
+
+def no_new_privileges():
+    """What bubblewrap sets for the process it starts: no exec of a setuid program gains privileges."""
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+
+def fresh_state():
+    """What every kernel would have had of its own: random seeds and matplotlib's folders (read again from
+    the sandbox's MPLCONFIGDIR)."""
+    random.seed()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+    matplotlib = sys.modules.get("matplotlib")
+    for name in MATPLOTLIB_DIRS:
+        function = getattr(matplotlib, name, None)
+        cells = dict(zip(getattr(getattr(function, "__code__", None), "co_freevars", ()),
+                         getattr(function, "__closure__", None) or ()))
+        if "called" in cells:
+            cells["called"].cell_contents = False
+
+
+def reap():
+    """Collect the go-betweens that ended."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def main(modules):
+    preload(modules)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    serve(sys.stdin, sys.stdout)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

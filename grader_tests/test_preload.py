@@ -1,0 +1,177 @@
+"""Kernels forked from the zygote (coursekit/sandbox/preload.py): the same sandbox as a kernel started from
+scratch, nothing of the zygote, a fresh start of their own, and a fallback when the zygote fails.
+
+Each test starts real kernels in bubblewrap; the zygote needs root (it joins the sandbox's namespaces).
+"""
+import json
+import os
+import shutil
+import sys
+import time
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from traitlets.config import Config
+
+from coursekit.sandbox import Sandbox, SandboxedKernelManager, preload
+from support.files import Listener, reach_code
+
+pytestmark = pytest.mark.skipif(not Sandbox().preloaded(), reason="the zygote needs root and bubblewrap")
+
+
+@pytest.fixture
+def folder(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    work.chmod(0o755)
+    return work
+
+
+def run(folder, *sources, config=None):
+    """Run the cells in a sandboxed kernel in folder; return (the kernel manager, each cell's outputs)."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    client = NotebookClient(nb, kernel_manager_class=SandboxedKernelManager, timeout=60, config=config or Config(),
+                            resources={"metadata": {"path": str(folder)}})
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)
+        km = client.km
+    return km, [cell.outputs for cell in nb.cells]
+
+
+def printed(outputs):
+    """What a cell printed on stdout; fails with the cell's error or stderr if it wrote one."""
+    assert all(out.get("name") != "stderr" and out["output_type"] != "error" for out in outputs), outputs
+    return "".join(out.get("text", "") for out in outputs if out.get("name") == "stdout").strip()
+
+
+def facts(folder, code):
+    """json.loads of what code (which prints one JSON value) printed in a fresh kernel."""
+    km, outputs = run(folder, code)
+    assert km.held_command is not None, "the kernel did not start from the zygote"
+    return json.loads(printed(outputs[0]))
+
+
+def test_a_kernel_starts_with_the_preloaded_modules(folder):
+    assert facts(folder, "import sys, json; print(json.dumps(['sklearn.datasets' in sys.modules]))") == [True]
+
+
+def test_a_preloaded_kernel_has_the_sandboxes_uid_limits_and_working_folder(folder):
+    code = ("import json, os, resource; print(json.dumps([os.getuid(), os.getcwd(), "
+            "resource.getrlimit(resource.RLIMIT_AS)[0], resource.getrlimit(resource.RLIMIT_NPROC)[0], "
+            "resource.getrlimit(resource.RLIMIT_CPU)[0], dict(os.environ)]))")
+    uid, cwd, memory, processes, cpu, environment = facts(folder, code)
+    sandbox = Sandbox()
+    assert (uid, cwd) == (sandbox.kernel_uid(), str(folder.resolve()))
+    assert (memory, processes, cpu) == (sandbox.memory_mb << 20, sandbox.processes, sandbox.cpu_seconds)
+    assert {name: environment.get(name) for name in sandbox.environment()} == sandbox.environment()
+    assert not {"JPY_PARENT_PID", "NBGRADER_EXECUTION", "COURSEKIT_PIN"} & set(environment), environment
+
+
+PRIVILEGES = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")
+STATUS_CODE = ("import json\nstatus = dict(line.split(':', 1) for line in open('/proc/self/status').read().splitlines())\n"
+               "tty = int(open('/proc/self/stat').read().rsplit(')', 1)[1].split()[4])\n"
+               "print(json.dumps({**{k: status[k].strip() for k in %r}, 'tty': tty}))" % (PRIVILEGES,))
+
+
+def test_a_preloaded_kernel_has_the_privileges_of_a_kernel_started_from_scratch(folder):
+    fresh = Config()
+    fresh.Sandbox.preload = []
+    km, outputs = run(folder, STATUS_CODE, config=fresh)
+    assert km.held_command is None
+    from_scratch = json.loads(printed(outputs[0]))
+    preloaded = facts(folder, STATUS_CODE)
+    assert preloaded == from_scratch
+    assert (preloaded["NoNewPrivs"], preloaded["CapEff"], preloaded["tty"]) == ("1", "0000000000000000", 0)
+
+
+def test_a_preloaded_kernel_leads_a_session_of_its_own(folder):
+    """No controlling terminal of the grader's reaches it (none to test with here: a session of its own has none)."""
+    assert facts(folder, "import json, os; print(json.dumps(os.getsid(0) == os.getpid()))") is True
+
+
+def test_a_preloaded_kernel_sees_only_its_sandbox(folder):
+    (folder / "data.txt").write_text("the student's file")
+    (folder / "backprop.ipynb").write_text("hidden tests")
+    code = ("import json, os; print(json.dumps([sorted(os.listdir('.')), "
+            "sorted(p for p in os.listdir('/proc') if p.isdigit()), os.path.exists(%r)]))" % __file__)
+    files, pids, sees_tests = facts(folder, code)
+    assert files == ["data.txt"], "the notebook (hidden tests) must not be visible"
+    assert pids == ["1", "2"], "only the sandbox's pid 1 and the kernel: not the zygote, not the grader"
+    assert not sees_tests
+
+
+def test_a_preloaded_kernel_reaches_no_network(folder):
+    listener = Listener()
+    km, outputs = run(folder, reach_code(listener.port) + "print(_reach())")
+    time.sleep(0.5)
+    listener.close()
+    assert km.held_command is not None and printed(outputs[0]) == "0"
+    assert (listener.connections, listener.datagrams) == (0, 0)
+
+
+def test_a_preloaded_kernel_holds_none_of_the_zygotes_pipes(folder):
+    code = ("import json, os\nlinks = {}\nfor fd in os.listdir('/proc/self/fd'):\n"
+            "    try:\n        links[fd] = os.readlink('/proc/self/fd/' + fd)\n"
+            "    except OSError:\n        pass  # the listing's own\nprint(json.dumps(links))")
+    links = facts(folder, code)
+    sandbox = Sandbox()
+    zygote = preload.zygote(sandbox.preload, sandbox.environment())
+    pipes = {f"pipe:[{os.fstat(stream.fileno()).st_ino}]" for stream in (zygote.process.stdin, zygote.process.stdout)}
+    assert links["0"] == "/dev/null"
+    assert not pipes & set(links.values()), links
+
+
+def test_each_preloaded_kernel_draws_its_own_random_numbers(folder):
+    code = "import json, random, numpy as np; print(json.dumps([random.random(), np.random.rand()]))"
+    first, second = facts(folder, code), facts(folder, code)
+    assert first[0] != second[0] and first[1] != second[1]
+
+
+def test_a_students_own_launch_module_imports_in_a_preloaded_kernel(folder):
+    (folder / "launch.py").write_text("WHOSE = 'the student'\n")
+    assert facts(folder, "import json, launch; print(json.dumps(launch.WHOSE))") == "the student"
+
+
+def test_matplotlib_in_a_preloaded_kernel_uses_the_sandboxes_folder_and_shows_figures_inline(folder):
+    km, outputs = run(folder, "import matplotlib, matplotlib.pyplot as plt\n"
+                              "print(matplotlib.get_configdir(), matplotlib.get_cachedir())\n"
+                              "plt.plot([1, 2]); plt.show()")
+    assert km.held_command is not None
+    assert printed(outputs[0]) == "/tmp/matplotlib /tmp/matplotlib"
+    assert any("image/png" in out.get("data", {}) for out in outputs[0]), outputs[0]
+
+
+def test_a_preloaded_kernel_that_exits_is_seen_dead(folder):
+    started = time.monotonic()
+    with pytest.raises(DeadKernelError):
+        run(folder, "import os; os._exit(3)", "print('never')")
+    assert time.monotonic() - started < 30
+
+
+def test_the_zygote_starts_no_kernel_outside_a_sandbox():
+    sandbox = Sandbox()
+    zygote = preload.zygote(sandbox.preload, sandbox.environment())
+    with pytest.raises(preload.ZygoteError, match="not in a sandbox"):
+        zygote.join(os.getpid())
+
+
+def test_when_the_zygote_fails_kernels_start_from_scratch(folder, monkeypatch, tmp_path):
+    broken = tmp_path / "zygote.py"
+    broken.write_text("import sys\nprint('ready', flush=True)\nsys.stdin.readline()\nprint('error: broken', flush=True)\n")
+    monkeypatch.setattr(preload, "ZYGOTE", broken)
+    monkeypatch.setattr(preload, "_zygotes", {})
+    monkeypatch.setattr(SandboxedKernelManager, "zygote_failed", False)
+    km, outputs = run(folder, "import sys; print('sklearn.datasets' in sys.modules)", "print('and on')")
+    assert SandboxedKernelManager.zygote_failed
+    assert [printed(out) for out in outputs] == ["False", "and on"]
+
+
+def test_with_no_preload_configured_kernels_start_from_scratch(folder):
+    config = Config()
+    config.Sandbox.preload = []
+    km, outputs = run(folder, "import sys; print('sklearn.datasets' in sys.modules)", config=config)
+    assert km.held_command is None and printed(outputs[0]) == "False"
