@@ -49,6 +49,27 @@ def example_course(tmp_path_factory, source_nb, release_nb):
     return graded_course(tmp_path_factory.mktemp("examples") / "course", submissions)
 
 
+def pytest_sessionfinish(session):
+    """Under pytest-xdist (make test), a worker hands the summary lines and figures its tests left to the
+    controller, which prints them (pytest_testnodedown below)."""
+    from catalogue.report import SUMMARY_LINES
+    from hostile import FIGURES
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["summary_lines"] = list(session.config.stash.get(SUMMARY_LINES, []))
+        output["figures"] = {name: list(values) for name, values in session.config.stash.get(FIGURES, {}).items()}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """The controller's side of pytest_sessionfinish: gather every worker's lines and figures."""
+    from catalogue.report import SUMMARY_LINES
+    from hostile import FIGURES
+    output = getattr(node, "workeroutput", {})
+    node.config.stash.setdefault(SUMMARY_LINES, []).extend(output.get("summary_lines", []))
+    node.config.stash.setdefault(FIGURES, {}).update(output.get("figures", {}))
+
+
 def pytest_terminal_summary(terminalreporter, config):
     """Print the lines the answer catalogue's tests left (its summary, its figures) at the end of the run, then the
     line of the messy and hostile catalogues together (from the figures test_messy.py and test_hostile.py left)."""

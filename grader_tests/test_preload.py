@@ -5,7 +5,7 @@ Each test starts real kernels in bubblewrap; the zygote needs root (it joins the
 """
 import json
 import os
-import shutil
+import subprocess
 import sys
 import time
 
@@ -15,10 +15,11 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
 
-from coursekit.sandbox import Sandbox, SandboxedKernelManager, preload
+from coursekit.sandbox import ZYGOTE_ATTEMPTS, Sandbox, SandboxedKernelManager, preload
 from support.files import Listener, reach_code
 
-pytestmark = pytest.mark.skipif(not Sandbox().preloaded(), reason="the zygote needs root and bubblewrap")
+pytestmark = [pytest.mark.slow,  # real kernels
+              pytest.mark.skipif(not Sandbox().preloaded(), reason="the zygote needs root and bubblewrap")]
 
 
 @pytest.fixture
@@ -72,9 +73,12 @@ def test_a_preloaded_kernel_has_the_sandboxes_uid_limits_and_working_folder(fold
 
 
 PRIVILEGES = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")
-STATUS_CODE = ("import json\nstatus = dict(line.split(':', 1) for line in open('/proc/self/status').read().splitlines())\n"
+STATUS_CODE = ("import ctypes, json, os\n"
+               "status = dict(line.split(':', 1) for line in open('/proc/self/status').read().splitlines())\n"
                "tty = int(open('/proc/self/stat').read().rsplit(')', 1)[1].split()[4])\n"
-               "print(json.dumps({**{k: status[k].strip() for k in %r}, 'tty': tty}))" % (PRIVILEGES,))
+               "dumpable = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)\n"  # PR_GET_DUMPABLE
+               "print(json.dumps({**{k: status[k].strip() for k in %r}, 'tty': tty, 'dumpable': dumpable, "
+               "'session': os.getsid(0), 'group': os.getpgid(0)}))" % (PRIVILEGES,))
 
 
 def test_a_preloaded_kernel_has_the_privileges_of_a_kernel_started_from_scratch(folder):
@@ -86,11 +90,8 @@ def test_a_preloaded_kernel_has_the_privileges_of_a_kernel_started_from_scratch(
     preloaded = facts(folder, STATUS_CODE)
     assert preloaded == from_scratch
     assert (preloaded["NoNewPrivs"], preloaded["CapEff"], preloaded["tty"]) == ("1", "0000000000000000", 0)
-
-
-def test_a_preloaded_kernel_leads_a_session_of_its_own(folder):
-    """No controlling terminal of the grader's reaches it (none to test with here: a session of its own has none)."""
-    assert facts(folder, "import json, os; print(json.dumps(os.getsid(0) == os.getpid()))") is True
+    # ipykernel signals its process group on an interrupt only when it leads one: it leads none either way
+    assert (preloaded["session"], preloaded["group"], preloaded["dumpable"]) == (0, 0, 1)
 
 
 def test_a_preloaded_kernel_sees_only_its_sandbox(folder):
@@ -136,6 +137,30 @@ def test_a_students_own_launch_module_imports_in_a_preloaded_kernel(folder):
     assert facts(folder, "import json, launch; print(json.dumps(launch.WHOSE))") == "the student"
 
 
+def test_a_students_module_named_like_a_preloaded_one_is_theirs(folder):
+    """cycler is one of matplotlib's: in a kernel started from scratch the folder's cycler.py comes first."""
+    (folder / "cycler.py").write_text("WHOSE = 'the student'\n")
+    km, outputs = run(folder, "import sys, cycler; print(cycler.WHOSE, 'sklearn.datasets' in sys.modules)")
+    assert printed(outputs[0]) == "the student False", "the kernel should have started from scratch"
+
+
+def test_a_matplotlibrc_in_the_folder_is_read(folder):
+    (folder / "matplotlibrc").write_text("figure.figsize: 3, 2\n")
+    km, outputs = run(folder, "import matplotlib; print(matplotlib.rcParams['figure.figsize'])")
+    assert printed(outputs[0]) == "[3.0, 2.0]"
+
+
+def test_a_standard_library_name_keeps_the_kernel_preloaded(folder):
+    """IPython puts the folder after the standard library: its fractions.py is not imported either way."""
+    (folder / "fractions.py").write_text("WHOSE = 'the student'\n")
+    assert facts(folder, "import fractions, json; print(json.dumps(hasattr(fractions, 'WHOSE')))") is False
+
+
+def test_a_data_file_named_like_a_preloaded_module_keeps_the_kernel_preloaded(folder):
+    (folder / "numpy.csv").write_text("1,2\n")
+    assert facts(folder, "import json, sys; print(json.dumps('sklearn.datasets' in sys.modules))") is True
+
+
 def test_matplotlib_in_a_preloaded_kernel_uses_the_sandboxes_folder_and_shows_figures_inline(folder):
     km, outputs = run(folder, "import matplotlib, matplotlib.pyplot as plt\n"
                               "print(matplotlib.get_configdir(), matplotlib.get_cachedir())\n"
@@ -152,11 +177,38 @@ def test_a_preloaded_kernel_that_exits_is_seen_dead(folder):
     assert time.monotonic() - started < 30
 
 
-def test_the_zygote_starts_no_kernel_outside_a_sandbox():
+@pytest.fixture
+def zygote():
     sandbox = Sandbox()
-    zygote = preload.zygote(sandbox.preload, sandbox.environment())
-    with pytest.raises(preload.ZygoteError, match="not in a sandbox"):
-        zygote.join(os.getpid())
+    return preload.zygote(sandbox.preload, sandbox.environment())
+
+
+def test_the_zygote_starts_no_kernel_in_a_process_that_is_not_a_held_sandbox(zygote):
+    with pytest.raises(preload.ZygoteError, match="not the held sandbox"):
+        zygote.join(os.getpid(), "token")
+
+
+def test_the_zygote_starts_no_kernel_in_the_held_sandbox_of_another_kernel(zygote, folder):
+    argv = Sandbox().wrap([sys.executable, "-c", "pass", "--", "connection-of-b.json"], str(folder), hold=True)
+    held = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert held.stdout.readline() == b"ready\n"
+        with pytest.raises(preload.ZygoteError, match="not the held sandbox of this kernel"):
+            zygote.join(preload.holder_pid(held.pid), "connection-of-a.json")
+    finally:
+        held.kill()
+        held.wait()
+
+
+def test_the_zygote_starts_no_kernel_outside_a_sandbox_whatever_the_command_line(zygote):
+    impostor = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", "--hold", "token"],
+                                stdin=subprocess.PIPE)
+    try:
+        with pytest.raises(preload.ZygoteError, match="not in a sandbox"):
+            zygote.join(impostor.pid, "token")
+    finally:
+        impostor.kill()
+        impostor.wait()
 
 
 def test_when_the_zygote_fails_kernels_start_from_scratch(folder, monkeypatch, tmp_path):
@@ -164,10 +216,16 @@ def test_when_the_zygote_fails_kernels_start_from_scratch(folder, monkeypatch, t
     broken.write_text("import sys\nprint('ready', flush=True)\nsys.stdin.readline()\nprint('error: broken', flush=True)\n")
     monkeypatch.setattr(preload, "ZYGOTE", broken)
     monkeypatch.setattr(preload, "_zygotes", {})
-    monkeypatch.setattr(SandboxedKernelManager, "zygote_failed", False)
+    monkeypatch.setattr(SandboxedKernelManager, "zygote_failures", 0)
     km, outputs = run(folder, "import sys; print('sklearn.datasets' in sys.modules)", "print('and on')")
-    assert SandboxedKernelManager.zygote_failed
+    assert SandboxedKernelManager.zygote_failures == 1
     assert [printed(out) for out in outputs] == ["False", "and on"]
+
+
+def test_after_repeated_failures_of_the_zygote_kernels_no_longer_ask_it(folder, monkeypatch):
+    monkeypatch.setattr(SandboxedKernelManager, "zygote_failures", ZYGOTE_ATTEMPTS)
+    km, outputs = run(folder, "print('ran')")
+    assert km.held_command is None and printed(outputs[0]) == "ran"
 
 
 def test_with_no_preload_configured_kernels_start_from_scratch(folder):

@@ -42,12 +42,12 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from ..errors import KitError
 
 LAUNCHER = Path(__file__).resolve().parent / "untrusted" / "launch.py"
 SANDBOX_LAUNCHER = "/sandbox/launch.py"
 KERNEL_FOLDER_PREFIX = "coursekit-kernel-"  # + the grading process's pid: remove_stale_kernel_folders
 READY_SECONDS = 60  # for a held sandbox to say it is ready
+ZYGOTE_ATTEMPTS = 3  # failures of the zygote after which a grading process starts every kernel from scratch
 FONT_CACHE = "/sandbox/matplotlib"  # the grader's matplotlib font lists, read-only (font_cache_files)
 
 
@@ -297,7 +297,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     Without bubblewrap it uses tcp on loopback, as jupyter_client does by default.
     """
 
-    zygote_failed = False  # for this grading process, once the zygote could not start a kernel
+    zygote_failures = 0  # of this grading process (zygote_trouble)
     fresh_command = None  # the kernel's command, started from scratch in its sandbox
     held_command = None  # the same sandbox held for a kernel of the zygote, when kernels start preloaded
     instructor_folder = Unicode(None, allow_none=True,
@@ -344,13 +344,21 @@ class SandboxedKernelManager(AsyncKernelManager):
         wrap = functools.partial(sandbox.wrap, command, cwd, private=[self.connection_file], silence=True,
                                  writable=writable, instructor=self.instructor_folder)
         self.fresh_command = wrap()
-        self.held_command = wrap(hold=True) if sandbox.preloaded() and not SandboxedKernelManager.zygote_failed \
-            else None
+        self.held_command = wrap(hold=True) if sandbox.preloaded() \
+            and SandboxedKernelManager.zygote_failures < ZYGOTE_ATTEMPTS else None
         return self.held_command or self.fresh_command
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         if kernel_cmd != self.held_command:
             return await super()._async_launch_kernel(kernel_cmd, **kw)
+        loop = asyncio.get_running_loop()
+        try:
+            shadowed = await loop.run_in_executor(None, self.shadowed_by)
+        except Exception as error:  # noqa: BLE001 - a zygote that cannot start: start from scratch
+            self.zygote_trouble(error)
+            shadowed = None
+        if shadowed or SandboxedKernelManager.zygote_failures >= ZYGOTE_ATTEMPTS:
+            return await super()._async_launch_kernel(self.fresh_command, **kw)
         # jupyter_client closes a stdin pipe it made itself; the held sandbox's pid 1 reads the kernel's pid there
         read, write = os.pipe()
         try:
@@ -359,25 +367,49 @@ class SandboxedKernelManager(AsyncKernelManager):
             os.close(read)
         try:
             with open(write, "wb") as pid_1:
-                await asyncio.get_running_loop().run_in_executor(
-                    None, self.start_from_zygote, self.provisioner.process, pid_1)
-        except (KitError, OSError) as error:
-            self.log.warning("%s; this grading process starts its kernels from scratch", error)
-            SandboxedKernelManager.zygote_failed = True
+                await loop.run_in_executor(None, self.start_from_zygote, self.provisioner.process, pid_1)
+        except Exception as error:  # noqa: BLE001 - whatever went wrong, the kernel starts from scratch
+            self.zygote_trouble(error)
             await self.provisioner.kill()
             await self.provisioner.wait()
             return await super()._async_launch_kernel(self.fresh_command, **kw)
         return None
 
-    _launch_kernel = _async_launch_kernel
+    def zygote_trouble(self, error):
+        """Log a failure of the zygote; after ZYGOTE_ATTEMPTS of them this grading process stops asking it."""
+        SandboxedKernelManager.zygote_failures += 1
+        gives_up = SandboxedKernelManager.zygote_failures >= ZYGOTE_ATTEMPTS
+        self.log.warning("%s; this kernel starts from scratch%s", error,
+                         ", and so will every later one of this grading process" if gives_up else "")
+        from .preload import close_zygotes
+        close_zygotes()  # the next attempt starts a new one
+
+    def zygote(self):
+        """This grading process's zygote for the Sandbox's settings."""
+        from .preload import zygote
+        sandbox = Sandbox(parent=self)
+        return zygote(sandbox.preload, sandbox.environment(), font_cache_files())
+
+    def shadowed_by(self):
+        """The file of the kernel's folder that would make a preloaded kernel differ from one started from
+        scratch (preload.shadowing), or None; waits for the zygote to be ready."""
+        from .preload import shadowing
+        cwd = self._launch_args.get("cwd") if isinstance(self._launch_args, dict) else None
+        files = Sandbox(parent=self).working_files(cwd, self.instructor_folder) if cwd else {}
+        found = shadowing(files, self.zygote().loaded())
+        if found:
+            self.log.info("%s in the notebook's folder: this kernel starts from scratch", found)
+        return found
 
     def start_from_zygote(self, process, pid_1):
         """Once the held sandbox (process: bubblewrap) says ready, have the zygote start the kernel in it and
         tell the sandbox's pid 1 (pid_1: its stdin) which process to wait for."""
-        from .preload import ZygoteError, holder_pid, zygote
-        sandbox = Sandbox(parent=self)
+        from .preload import ZygoteError, holder_pid
         with process.stdout:
             if not select.select([process.stdout], [], [], READY_SECONDS)[0] or process.stdout.readline() != b"ready\n":
                 raise ZygoteError("the kernel's sandbox did not start")
-        kernel = zygote(sandbox.preload, sandbox.environment(), font_cache_files()).join(holder_pid(process.pid))
+        kernel = self.zygote().join(holder_pid(process.pid), os.path.realpath(self.connection_file))
         pid_1.write(b"%d\n" % kernel)
+
+    _launch_kernel = _async_launch_kernel
+

@@ -14,6 +14,7 @@ namespace needs root, so only a grader running as root uses it (``Sandbox.preloa
 starts from scratch, with the same limits and the same sandbox.
 """
 import atexit
+import importlib.machinery
 import os
 import select
 import shutil
@@ -52,17 +53,28 @@ class Zygote:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, close_fds=True,
                                         start_new_session=True)  # no controlling terminal to pass on
         self.lock = threading.Lock()
-        self.ready = False
+        self.modules = None
 
-    def join(self, holder, timeout=READY_SECONDS):
-        """Start a kernel in the sandbox whose pid 1 is host pid holder; return the kernel's pid there."""
+    def loaded(self, timeout=READY_SECONDS):
+        """The top-level modules the zygote imported, once it is ready."""
         with self.lock:
-            if not self.ready:
-                if self.expect(timeout) != "ready":
-                    self.fail("did not start")
-                self.ready = True
+            return self.wait_ready(timeout)
+
+    def wait_ready(self, timeout):
+        if self.modules is None:
+            ready, *modules = self.expect(timeout).split()
+            if ready != "ready":
+                self.fail("did not start")
+            self.modules = frozenset(modules)
+        return self.modules
+
+    def join(self, holder, token, timeout=READY_SECONDS):
+        """Start a kernel in the sandbox whose pid 1 is host pid holder and names token (the kernel's connection
+        file) in its command line; return the kernel's pid there."""
+        with self.lock:
+            self.wait_ready(timeout)
             try:
-                self.process.stdin.write(f"{holder}\n")
+                self.process.stdin.write(f"{holder} {token}\n")
                 self.process.stdin.flush()
             except OSError:
                 self.fail("ended")
@@ -114,6 +126,18 @@ def close_zygotes():
     for (owner, *_), found in _zygotes.items():
         if owner == os.getpid():
             found.close()
+
+
+def shadowing(files, modules):
+    """The first of files (paths the kernel's folder shows) that a preloaded kernel would not see as a kernel
+    started from scratch does: a module of one of the zygote's top-level names (there the folder's file
+    would be imported instead), or a matplotlibrc (read when matplotlib is imported); else None."""
+    suffixes = tuple(importlib.machinery.all_suffixes())
+    for path in sorted(files):
+        name = os.path.basename(path)
+        if name == "matplotlibrc" or (name.endswith(suffixes) and name.partition(".")[0] in modules):
+            return name
+    return None
 
 
 def holder_pid(bwrap_pid):

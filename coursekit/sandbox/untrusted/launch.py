@@ -109,7 +109,7 @@ def hold():
 
 
 def reap():
-    """Collect the exit status of the sandbox's orphaned processes (pid 1's duty)."""
+    """Collect the exit status of every child that ended (as the sandbox's pid 1: its orphans)."""
     try:
         while os.waitpid(-1, os.WNOHANG)[0]:
             pass

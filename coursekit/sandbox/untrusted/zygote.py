@@ -4,15 +4,20 @@ own sandbox (started by the grader's SandboxedKernelManager; see coursekit/sandb
 Standalone on purpose (standard library, launch.py and the preloaded libraries only): it runs outside the
 sandbox as root, with the sandbox's environment, and never holds a submission's path, file or code. Its only
 input is, per kernel, the host pid of a sandbox's pid 1 (``launch.py --hold``, which bubblewrap has already set
-up). For each it forks:
+up) and a token that pid 1's command line must hold (the kernel's connection file: a reused pid is refused).
+Its first line says ``ready`` and the top-level modules it imported from outside the standard library (a kernel
+whose folder has a module of one of those names starts from scratch: there the file would be imported instead). For each request it forks:
 
-- a go-between, which closes every file but its reply pipe, points 0-2 at /dev/null, and joins the sandbox's
-  namespaces (ipc, uts, net, pid, then mnt: its root and working folder become the sandbox's);
+- a go-between, which closes every file but its reply pipe, points 0-2 at /dev/null, starts a session of its
+  own (no controlling terminal; the kernel's process group is then outside the sandbox, as a kernel
+  bubblewrap starts), and joins the sandbox's namespaces (ipc, uts, net, pid, then mnt: its root and working
+  folder become the sandbox's);
 - from it the kernel, the first process of the sandbox's pid namespace after pid 1. The kernel takes its
   arguments and environment from pid 1 (``/proc/1/cmdline``, ``/proc/1/environ``, ``/proc/1/cwd``), reseeds
-  the random generators it shares with the zygote, starts a session of its own (no controlling terminal) with
-  no-new-privileges set (as bubblewrap does for what it starts), applies launch.py's ``prepare`` (limits, the
-  connection file's private copy, the unprivileged uid), and runs ``python -m ipykernel_launcher`` in place.
+  the random generators and the multiprocessing key it shares with the zygote, sets no-new-privileges (as
+  bubblewrap does for what it starts), applies launch.py's ``prepare`` (limits, the connection file's private
+  copy, the unprivileged uid), becomes dumpable again (as an exec would make it), and runs
+  ``python -m ipykernel_launcher`` in place.
 
 The go-between waits for the kernel, so that an ended kernel is reaped; the kernel dies with the sandbox.
 Replies on stdout, one line per request: the kernel's pid in the sandbox, or ``error: <why>``.
@@ -22,6 +27,7 @@ import importlib
 import os
 import random
 import runpy
+import signal
 import sys
 
 import launch
@@ -29,7 +35,8 @@ import launch
 NAMESPACES = ("ipc", "uts", "net", "pid", "mnt")  # mnt last: it changes what /proc/<pid> names
 KERNEL_MODULE = "ipykernel_launcher"
 MATPLOTLIB_DIRS = ("get_configdir", "get_cachedir")
-PR_SET_NO_NEW_PRIVS = 38  # linux/prctl.h
+PR_SET_DUMPABLE = 4  # linux/prctl.h
+PR_SET_NO_NEW_PRIVS = 38
 
 
 def preload(modules):
@@ -42,26 +49,25 @@ def preload(modules):
 
 
 def serve(requests, replies):
-    """Start a kernel per pid read from requests, until it closes (the grader ended)."""
+    """Start a kernel per request line ``<pid> <token>`` read from requests, until it closes (the grader ended)."""
     for line in requests:
-        reap()
-        try:
-            holder = int(line)
-        except ValueError:
-            replies.write("error: not a pid\n")
+        launch.reap()  # the go-betweens that ended
+        pid, _, token = line.strip().partition(" ")
+        if pid.isdigit() and token:
+            replies.write(start(int(pid), token) + "\n")
         else:
-            replies.write(start(holder) + "\n")
+            replies.write("error: not a pid and a token\n")
         replies.flush()
 
 
-def start(holder):
+def start(holder, token):
     """Fork the go-between for the sandbox whose pid 1 has host pid holder; return its reply line."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(read)
-            go_between(holder, write)
+            go_between(holder, token, write)
         finally:
             os._exit(1)
     os.close(write)
@@ -70,17 +76,16 @@ def start(holder):
     return line if line.isdigit() else (line or "error: the kernel's process ended before it started")
 
 
-def go_between(holder, reply):
+def go_between(holder, token, reply):
     """Join the sandbox of holder and fork the kernel into it; wait for the kernel. Never returns."""
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     os.closerange(3, reply)
     os.closerange(reply + 1, os.sysconf("SC_OPEN_MAX"))
+    os.setsid()
     try:
-        if os.readlink(f"/proc/{holder}/ns/mnt") == os.readlink("/proc/self/ns/mnt"):
-            raise OSError(f"pid {holder} is not in a sandbox")
-        join(holder)
+        join(holder, token)
     except OSError as error:
         os.write(reply, f"error: could not join the sandbox of pid {holder}: {error}\n".encode())
         os._exit(1)
@@ -95,10 +100,20 @@ def go_between(holder, reply):
     os._exit(0)
 
 
-def join(holder):
-    """setns(2) into every namespace of the process holder."""
+def join(holder, token):
+    """setns(2) into every namespace of the process holder, once sure it is a held sandbox's pid 1 whose command
+    line holds token: the pid is pinned with a pidfd, and still alive after its namespaces are open."""
     setns = ctypes.CDLL(None, use_errno=True).setns
+    pinned = os.pidfd_open(holder)
+    with open(f"/proc/{holder}/cmdline", "rb") as file:
+        argv = file.read().split(b"\0")
+    if b"--hold" not in argv or token.encode() not in argv:
+        raise OSError(f"pid {holder} is not the held sandbox of this kernel")
+    if os.readlink(f"/proc/{holder}/ns/mnt") == os.readlink("/proc/self/ns/mnt"):
+        raise OSError(f"pid {holder} is not in a sandbox")
     files = [os.open(f"/proc/{holder}/ns/{name}", os.O_RDONLY) for name in NAMESPACES]
+    signal.pidfd_send_signal(pinned, 0)  # ProcessLookupError if it ended: the files may be another process's
+    os.close(pinned)
     for fd in files:
         if setns(fd, 0) != 0:
             error = ctypes.get_errno()
@@ -119,11 +134,11 @@ def run_kernel(reply):
     os.environ.update(environ)
     os.write(reply, b"%d\n" % os.getpid())
     os.close(reply)
-    os.setsid()  # no controlling terminal, as a kernel jupyter_client starts
     no_new_privileges()
     fresh_state()
     args = launch.parse(argv[argv.index("--memory-mb"):])
     command = launch.prepare(args)
+    prctl(PR_SET_DUMPABLE, 1)  # setuid without exec left it 0
     del sys.modules["launch"]  # a student's own launch.py must import as in any kernel
     if command[:3] == [sys.executable, "-m", KERNEL_MODULE]:
         sys.argv = [KERNEL_MODULE, *command[3:]]
@@ -142,14 +157,22 @@ def run_kernel(reply):
 
 def no_new_privileges():
     """What bubblewrap sets for the process it starts: no exec of a setuid program gains privileges."""
-    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def prctl(option, value):
+    if ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"prctl({option}): {os.strerror(error)}")
 
 
 def fresh_state():
     """What every kernel would have had of its own: random seeds and matplotlib's folders (read again from
     the sandbox's MPLCONFIGDIR)."""
     random.seed()
+    multiprocessing = sys.modules.get("multiprocessing")
+    if multiprocessing is not None:
+        multiprocessing.current_process().authkey = os.urandom(32)
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()
@@ -162,18 +185,11 @@ def fresh_state():
             cells["called"].cell_contents = False
 
 
-def reap():
-    """Collect the go-betweens that ended."""
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
-    except ChildProcessError:
-        pass
-
-
 def main(modules):
     preload(modules)
-    sys.stdout.write("ready\n")
+    # IPython puts the kernel's folder after the standard library: only the other modules can be shadowed there
+    loaded = {name.partition(".")[0] for name in sys.modules} - set(sys.stdlib_module_names) - {"launch"}
+    sys.stdout.write(" ".join(["ready", *sorted(loaded)]) + "\n")
     sys.stdout.flush()
     serve(sys.stdin, sys.stdout)
 
