@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine:
 #   make demo   install, regenerate release/, autograde the bundled example submissions, print the grades
-#   make test   install, run every test in grader_tests/ (what CI runs), two test modules at a time
+#   make test   install, run every test in grader_tests/ (what CI runs)
 #   make test-fast  the tests not marked slow (grader_tests/unit/ and other quick checks), in under a minute
 # and two to work in JupyterLab (JUPYTER_ARGS="--port 9000 --no-browser" passes options to jupyter lab):
 #   make lab         the student version (a copy of release/ in student-work/), with nbgrader's Validate
@@ -17,7 +17,7 @@ demo: setup
 	$(BIN)/python -m coursekit demo $(ASSIGNMENT)
 
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
+	$(BIN)/python -m pytest --durations=15
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
