@@ -87,7 +87,7 @@ def measure(epochs, tiny):
             f = {name: proxy(student, name) for name in ("relu", "softmax", "backward", "sgd_update", "nothing")}
             results = {}
             for label, work, calls in [("training", lambda: training(f, epochs), 4 * epochs),
-                                       ("tiny call", lambda: [f["nothing"](1.0) for _ in range(tiny)], tiny)]:
+                                       ("tiny call", lambda: [f["nothing"](float(i)) for i in range(tiny)], tiny)]:
                 grader, worker = time.process_time(), tree_cpu(student.process.pid)
                 value = work()
                 results[label] = (1e6 * (time.process_time() - grader) / calls,

@@ -39,7 +39,7 @@ import tempfile
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, Integer, List, Unicode, default
+from traitlets import Bool, Integer, List, Type, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 
@@ -294,9 +294,11 @@ class SandboxedKernelManager(AsyncKernelManager):
     In bubblewrap the kernel has no network, so it uses Jupyter's ipc transport: its sockets are
     ``<folder>/kernel-<n>`` in a folder of its own under the grader's temporary folder, owned by the kernel's
     uid, bound into the sandbox read-write at the same path and removed when the kernel is cleaned up.
-    Without bubblewrap it uses tcp on loopback, as jupyter_client does by default.
+    Without bubblewrap it uses tcp on loopback, as jupyter_client does by default. Its client is
+    ReadyKernelClient (client.py), which does not idle 0.2 s once the kernel is ready.
     """
 
+    client_factory = Type(klass="coursekit.sandbox.client.ReadyKernelClient", config=True)
     zygote_failures = 0  # of this grading process (zygote_trouble)
     fresh_command = None  # the kernel's command, started from scratch in its sandbox
     held_command = None  # the same sandbox held for a kernel of the zygote, when kernels start preloaded

@@ -173,7 +173,12 @@ def write_frame(fd, header, buffers=(), wait=None):
 
     wait(): called when fd is non-blocking and full; it returns when fd can take more, or raises.
     """
-    parts = [memoryview(p).cast("B") for p in frame_parts(header, buffers)]
+    write_parts(fd, frame_parts(header, buffers), wait)
+
+
+def write_parts(fd, parts, wait=None):
+    """Send the pieces of a frame (frame_parts) through fd, as write_frame does."""
+    parts = [memoryview(p).cast("B") for p in parts]
     while parts:
         try:
             written = os.writev(fd, parts[:64])

@@ -1,0 +1,74 @@
+"""coursekit/sandbox/functions.py's Answers: the referee asks the submission's worker each distinct question once.
+
+The worker runs without the sandbox here (a plain Python process). Its function ``counted`` adds how many times
+it has run to its input, so a result tells whether the worker was asked again.
+"""
+import numpy as np
+import pytest
+
+from coursekit.sandbox import Sandbox
+from coursekit.sandbox.functions import StudentCodeError, StudentProcess, proxy
+
+COUNTED = "runs = [0]\ndef counted(x):\n    runs[0] += 1\n    return x + runs[0]"
+BUMPS = "def bump(params):\n    params['W'] += 1\n    return params"
+EXITS = "import os\ndef leave(x):\n    os._exit(3)"
+
+
+@pytest.fixture
+def student(tmp_path):
+    process = StudentProcess([COUNTED, BUMPS, EXITS], tmp_path, Sandbox(enabled=False), timeout=60)
+    yield process
+    process.close()
+
+
+def test_the_same_call_again_is_answered_without_asking_the_worker(student):
+    counted = proxy(student, "counted")
+    first, again = counted(np.array([1.0])), counted(np.array([1.0]))
+    assert first.tolist() == again.tolist() == [2.0], f"got {first} then {again}: the worker ran counted twice"
+    assert student.answers.hits == 1
+
+
+def test_a_call_with_other_bytes_is_asked_again(student):
+    counted = proxy(student, "counted")
+    counted(np.array([1.0]))
+    assert counted(np.array([1.5])).tolist() == [3.5], "a new argument must reach the worker (its second run)"
+
+
+@pytest.mark.parametrize("other", [np.array([1], dtype=np.int64), np.array([[1.0]]), np.array([1.0], dtype=">f8")],
+                         ids=["dtype", "shape", "byte-order"])
+def test_a_call_whose_argument_differs_only_in_dtype_or_shape_is_asked_again(student, other):
+    counted = proxy(student, "counted")
+    counted(np.array([1.0]))
+    assert counted(other).ravel().tolist() == [3], f"{other!r} is another question than array([1.])"
+
+
+def test_a_python_int_and_float_are_different_questions(student):
+    counted = proxy(student, "counted")
+    assert counted(1) == 2
+    assert counted(1.0) == 3.0, "counted(1.0) was answered with counted(1)'s answer"
+
+
+def test_changing_an_answer_does_not_change_the_next_one(student):
+    counted = proxy(student, "counted")
+    answer = counted(np.array([1.0]))
+    answer[0] = 99.0
+    assert counted(np.array([1.0])).tolist() == [2.0], "the remembered answer was changed through the first one"
+
+
+def test_a_remembered_answer_repeats_the_in_place_change_of_an_argument(student):
+    bump = proxy(student, "bump")
+    first, second = {"W": np.zeros(2)}, {"W": np.zeros(2)}
+    bump(first)
+    returned = bump(second)
+    assert student.answers.hits == 1
+    assert second["W"].tolist() == returned["W"].tolist() == [1.0, 1.0], \
+        f"the second caller's params are {second['W']} and bump returned {returned['W']}; bump adds 1"
+
+
+def test_a_dead_worker_answers_nothing_from_memory(student):
+    counted = proxy(student, "counted")
+    counted(np.array([1.0]))
+    with pytest.raises(StudentCodeError):
+        proxy(student, "leave")(np.array([0.0]))
+    with pytest.raises(StudentCodeError, match="ended"):
+        counted(np.array([1.0]))
