@@ -13,6 +13,15 @@ The package, as one class's grading flows through it:
 - ``lms.py``: Canvas and Moodle: collecting their submission zips, writing the grade files they import;
 - ``launchers/``: JupyterLab for students and instructors, the student handout, and the demo.
 """
+import sys
+
 from .errors import KitError
+
+# jsonschema imports rfc3987_syntax, when it is installed (jupyter-events asks for it), to check the "iri"
+# format, and that module builds a Lark grammar as it is imported: 2.4 s of CPU in every process that imports
+# nbformat, so in the grading command, its fork server and every test. No schema the kit's processes validate
+# uses that format (nbformat's notebook schemas use none), so they do without the module (None here makes its
+# import fail, which jsonschema expects). JupyterLab and nbgrader's own commands run in processes of their own.
+sys.modules.setdefault("rfc3987_syntax", None)
 
 __all__ = ["KitError"]

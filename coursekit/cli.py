@@ -238,9 +238,19 @@ def run_release(args):
     return 0
 
 
+def uses_local_workers(args):
+    """Whether the command grades or writes feedback with this machine's worker processes."""
+    if args.command == "grade":
+        return not args.scheduler
+    return args.command == "report" and args.feedback
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     args.course = args.course.resolve()
+    if uses_local_workers(args):
+        from .grading.forkserver import start_fork_server
+        start_fork_server()  # its imports run beside this process's own import of nbgrader, just below
     try:
         from .course.config import course_directory
         course_directory(args.course)  # a missing or broken nbgrader_config.py is the first thing to say

@@ -10,8 +10,6 @@ This module is the one place where a submission is launched and stopped: ``Worke
 the kernel is its child (jupyter_client starts each kernel in a process group of its own), and
 ``Worker.stop_kernels`` / ``Worker.kill`` end them. The limits on student code are the sandbox's (sandbox/).
 """
-import multiprocessing
-import multiprocessing.forkserver
 import os
 import signal
 import time
@@ -22,28 +20,10 @@ from pathlib import Path
 import psutil
 
 from ..errors import KitError
+from .forkserver import worker_context
 from .tasks import Result, last_line, run_task
 
 READY = {"ready": True}  # the first message of a worker: it has loaded the course and waits for tasks
-# Imported once by the fork server; each worker is forked from it ready to grade, in a fraction of a second.
-PRELOAD = ["coursekit.grading.local", "coursekit.course.gradebook", "coursekit.preprocessors", "nbgrader.apps.api"]
-
-
-def worker_context():
-    """The multiprocessing context of the workers: a fork server that has imported nbgrader once.
-
-    Forking from a server that only imported modules (no threads, no database connections, no event loop)
-    is safe, and spares each worker the seconds nbgrader's import takes.
-    """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
-    return context
-
-
-def start_fork_server():
-    """Start the fork server now, without waiting: it imports nbgrader while the caller does the same."""
-    worker_context()
-    multiprocessing.forkserver.ensure_running()
 
 
 def redirect_output(log_path):

@@ -9,7 +9,8 @@ from pathlib import Path
 from ..errors import KitError
 from ..sandbox import remove_stale_kernel_folders
 from . import DEFAULT_TIME_LIMIT, default_workers
-from .local import Worker, close_pool, cores_for, run_tasks, start_fork_server
+from .forkserver import start_fork_server
+from .local import Worker, close_pool, cores_for, run_tasks
 from .progress import default_progress
 from .selection import to_grade
 from .state import Outcome, State, only_run

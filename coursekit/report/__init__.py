@@ -13,7 +13,8 @@ Feedback is written from the gradebook as it is now, so run the report again aft
 from pathlib import Path
 
 from ..errors import KitError
-from ..grading.local import Worker, close_pool, start_fork_server
+from ..grading.forkserver import start_fork_server
+from ..grading.local import Worker, close_pool
 from ..grading.progress import default_progress
 from .charts import plot_failure_reasons, plot_histogram, plot_pass_rates
 from .feedback import students_with_autograded_notebooks, write_feedback
