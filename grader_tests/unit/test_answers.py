@@ -1,7 +1,8 @@
 """coursekit/sandbox/functions.py's Answers: the referee asks the submission's worker each distinct question once.
 
 The worker runs without the sandbox here (a plain Python process). Its function ``counted`` adds how many times
-it has run to its input, so a result tells whether the worker was asked again.
+it has run to its input, so a result tells whether the worker was asked again. Audits (a repeated question
+asked again at random) are off, except in the tests of audits, where every repeated question is audited.
 """
 import numpy as np
 import pytest
@@ -11,12 +12,14 @@ from coursekit.sandbox.functions import StudentCodeError, StudentProcess, proxy
 
 COUNTED = "runs = [0]\ndef counted(x):\n    runs[0] += 1\n    return x + runs[0]"
 BUMPS = "def bump(params):\n    params['W'] += 1\n    return params"
+DOUBLES = "def double(x):\n    return 2 * x"
 EXITS = "import os\ndef leave(x):\n    os._exit(3)"
 
 
 @pytest.fixture
 def student(tmp_path):
-    process = StudentProcess([COUNTED, BUMPS, EXITS], tmp_path, Sandbox(enabled=False), timeout=60)
+    process = StudentProcess([COUNTED, BUMPS, DOUBLES, EXITS], tmp_path, Sandbox(enabled=False), timeout=60)
+    process.answers.audit = 0
     yield process
     process.close()
 
@@ -72,3 +75,28 @@ def test_a_dead_worker_answers_nothing_from_memory(student):
         proxy(student, "leave")(np.array([0.0]))
     with pytest.raises(StudentCodeError, match="ended"):
         counted(np.array([1.0]))
+
+
+def test_a_function_whose_repeated_answer_differs_fails_when_audited(student):
+    student.answers.audit = 1
+    counted = proxy(student, "counted")
+    counted(np.array([1.0]))
+    with pytest.raises(StudentCodeError, match="two different answers"):
+        counted(np.array([1.0]))
+    with pytest.raises(StudentCodeError, match="two different answers"):
+        counted(np.array([5.0]))  # unreliable from then on, whatever it is asked
+
+
+def test_a_pure_function_passes_every_audit(student):
+    student.answers.audit = 1
+    double = proxy(student, "double")
+    answers = [double(np.array([1.5, -2.0])).tolist() for _ in range(3)]
+    assert answers == [[3.0, -4.0]] * 3
+    assert (student.answers.audits, student.answers.hits) == (2, 0)
+
+
+def test_about_one_repeated_question_in_sixteen_is_audited():
+    from coursekit.sandbox.functions import Answers
+    answers = Answers()
+    audited = sum(answers.audit_now() for _ in range(16000))
+    assert 800 <= audited <= 1200, f"{audited} of 16,000 repeated questions audited, expected about 1,000"
