@@ -175,7 +175,7 @@ def timed(command, cwd):
 
 def profile_phases(course, student, repeat):
     """Phase -> (sandboxed CPU s, grader CPU s) of grading student again with profile_submission.py (warm,
-    in a process of its own; the median of repeat runs), and the number of proxy round trips."""
+    in a process of its own; the median of repeat runs), and the number of proxy calls."""
     runs = []
     for _ in range(repeat):
         process = subprocess.run([sys.executable, str(PROFILER), "--course", str(course), "--student", student,
@@ -220,7 +220,7 @@ def phase_table(courses, students, repeat):
     for label in labels:
         calls = {k: results[label][k][1] for k in KINDS}
         if any(calls.values()):
-            print(f"  {label}: proxy round trips of the referee per submission: "
+            print(f"  {label}: proxy calls of the referee per submission (answered from memory included): "
                   + ", ".join(f"{k} {int(v)}" for k, v in calls.items()))
     return totals_by_label
 

@@ -11,9 +11,10 @@ neither) and measures CPU time, never wall time, so the figures hold on a busy m
   last one (shut-down) comes from ``getrusage(RUSAGE_CHILDREN)`` once it is reaped (this process is made the
   subreaper of its descendants, so nothing escapes the count);
 - the referee's sandboxed worker: its process tree sampled when it reports ready (start-up, imports and the
-  run of the student's cells) and before it is stopped (serving the proxy calls); every proxy round trip is
-  counted, with the grader's CPU inside it. The split of the worker's start-up into the bare sandbox
-  (bubblewrap + ``launch.py`` + Python), NumPy, and the cells' imports is measured separately afterwards by
+  run of the student's cells) and before it is stopped (serving the proxy calls); every proxy call is
+  counted, with the grader's CPU inside it, and so are those answered from memory (no round trip,
+  ``Answers``). The split of the worker's start-up into the bare sandbox (bubblewrap + ``launch.py`` +
+  Python), NumPy, and the cells' imports is measured separately afterwards by
   starting the worker with no cells, with only the import cell, and with all its cells (median of --repeat).
 
     .venv/bin/python benchmarks/profile_submission.py [--kind correct|buggy|untouched] [--course DIR
@@ -104,6 +105,7 @@ class Meter:
         self.sandboxed = defaultdict(float)
         self.cells = []  # (index, grade_id, kind, kernel CPU, grader CPU)
         self.calls = 0
+        self.answered = 0  # calls answered from the stored answers, without a round trip
         self.call_grader = 0.0
         self.call_names = defaultdict(int)
 
@@ -234,11 +236,12 @@ def instrument(meter):
         def wrapper(self, name, args):
             meter.calls += 1
             meter.call_names[name] += 1
-            started = time.process_time()
+            started, stored = time.process_time(), self.answers.hits
             try:
                 return original(self, name, args)
             finally:
                 meter.call_grader += time.process_time() - started
+                meter.answered += self.answers.hits - stored
         return wrapper
 
     def student_close(original):
@@ -298,7 +301,7 @@ def profile_autograde(course, student, assignment="backprop", cprofile=None):
         pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(40)
         Path(cprofile).write_text(stream.getvalue())
     return {"grader_total": grader_total, "children_total": children_total, "grader": dict(meter.grader),
-            "sandboxed": dict(meter.sandboxed), "cells": meter.cells, "calls": meter.calls,
+            "sandboxed": dict(meter.sandboxed), "cells": meter.cells, "calls": meter.calls, "answered": meter.answered,
             "call_names": dict(meter.call_names), "call_grader": meter.call_grader}
 
 
@@ -413,7 +416,7 @@ def format_table(m, split=None):
             calls = m["calls"]
             serving = m["sandboxed"].get("referee worker: serving the proxy calls", 0.0)
             names = ", ".join(f"{k} {v}" for k, v in sorted(m["call_names"].items(), key=lambda kv: -kv[1]))
-            row(f"  proxy round trips: {calls} ({names}); per call "
+            row(f"  proxy calls: {calls} ({names}), {m.get('answered', 0)} answered from memory; per call "
                 f"{1e6 * (serving + m['call_grader']) / max(calls, 1):.0f} us CPU", (serving, m["call_grader"]))
             trusted = m["grader"]["referee: all of it, grader side"] - start_grader - m["call_grader"]
             row("  grader-side run of the trusted cells (without the calls)", (0.0, trusted))

@@ -31,8 +31,8 @@ import glob
 import importlib.machinery
 import os
 import select
-import subprocess
 import shutil
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -42,6 +42,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, List, Type, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from ..libraries import NOTEBOOK_LIBRARIES
 
 LAUNCHER = Path(__file__).resolve().parent / "untrusted" / "launch.py"
 SANDBOX_LAUNCHER = "/sandbox/launch.py"
@@ -155,8 +156,7 @@ class Sandbox(LoggingConfigurable):
         config=True)
     bwrap = Unicode("bwrap", help="The bubblewrap executable; '' to run without the file system sandbox.").tag(
         config=True)
-    preload = List(Unicode(), default_value=["numpy", "matplotlib.pyplot", "sklearn.datasets", "sklearn.model_selection",
-                                             "sklearn.metrics", "ipykernel.kernelapp", "ipykernel.ipkernel"],
+    preload = List(Unicode(), default_value=[*NOTEBOOK_LIBRARIES, "ipykernel.kernelapp", "ipykernel.ipkernel"],
                    help="Modules the kernel zygote imports once, so that each kernel starts as its fork "
                         "(coursekit/sandbox/preload.py); [] starts every kernel from scratch. Only when grading as "
                         "root in bubblewrap.").tag(config=True)

@@ -4,7 +4,9 @@ jupyter_client 8's ``wait_for_ready`` ends by reading the IOPub channel until 0.
 drop the status messages of its own ``kernel_info`` request. Those 0.2 s are idle wall time paid by every
 kernel, so by every submission, on a core that has nothing else to do (each grading worker has a core of its
 own). nbclient drops IOPub messages of other requests itself (it reads only those whose parent is the cell it
-runs), so here the flush takes only what has already arrived.
+runs), so here the flush takes only what has already arrived. jupyter_client first waits for heartbeats when
+the client was not made by a KernelManager; ours always is (SandboxedKernelManager.client), so that wait is
+left out.
 """
 import time
 from queue import Empty

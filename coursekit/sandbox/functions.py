@@ -15,13 +15,12 @@ so that the worker sends back only those, and marks the ones its function left e
 Each distinct question is asked once (``Answers``): a call whose request is byte for byte one already answered
 (the same function, argument bytes, dtypes, shapes and kinds) gets that answer again, without a round trip.
 The hidden training check repeats the visible one's 1,600 calls exactly, so it costs about 100 round trips
-instead: one repeated question in 16, drawn at random, is asked again all the same, and a function whose
-second answer differs from its first (one that keeps state between calls) fails.
+instead: about one repeated question in 16 (the same ones in every grading) is asked again all the same, and
+a function whose second answer to it differs from its first (one that keeps state between calls) fails.
 """
 import fcntl
 import hashlib
 import os
-import random
 import select
 import subprocess
 import sys
@@ -81,7 +80,8 @@ class StudentProcess:
     the submission's (Sandbox.wrap).
     """
 
-    def __init__(self, cells, cwd, sandbox, timeout, instructor=None, cell_timeout=None, call_timeout=None):
+    def __init__(self, cells, cwd, sandbox, timeout, instructor=None, cell_timeout=None, call_timeout=None,
+                 answers=None):
         self.deadline = time.monotonic() + timeout
         self.call_timeout = call_timeout
         self.over = OVER_BUDGET  # why a wait that runs out fails: the budget, or one call's limit (call)
@@ -94,7 +94,7 @@ class StudentProcess:
                                         env={"PATH": os.environ.get("PATH", ""), "MPLBACKEND": "Agg",
                                              "PYTHONPATH": ""})
         self.dead = None
-        self.answers = Answers()
+        self.answers = answers if answers is not None else Answers()  # a restarted worker keeps its forebear's
         self.raised = []  # the exceptions ('Type: message') the submission's functions raised: its own text
         self.hung = None  # the function whose call ran past call_timeout, which stopped this worker
         for pipe in (self.process.stdin, self.process.stdout):
@@ -169,7 +169,9 @@ class StudentProcess:
         """(reply header, decoded {"result", "args"} or None) of the submission's function name on args.
 
         One call may take call_timeout seconds (and all of them together the referee's budget): a call past
-        it stops the worker, so that a function that hangs costs one limit, as in the notebook's kernel.
+        it stops the worker, so that a function that hangs costs one limit, as in the notebook's kernel. A
+        question answered before gets its stored answer (Answers), unless it is audited; a function found
+        unreliable fails at once.
         """
         if self.dead:
             raise StudentCodeError(self.dead)
@@ -183,7 +185,9 @@ class StudentProcess:
             raise StudentCodeError(f"the arguments could not be sent: {error}") from None
         key = Answers.key(request)
         known = self.answers.get(key)
-        if known is not None and not self.answers.audit_now():
+        if known is not None and not self.answers.audit_now(key):
+            if time.monotonic() >= self.deadline:
+                self._fail(OVER_BUDGET)  # as a call sent now would
             return known
         final = self.deadline
         limited = bool(self.call_timeout and self.call_timeout > 0) and time.monotonic() + self.call_timeout < final
@@ -218,17 +222,23 @@ class StudentProcess:
         self.process.wait()
 
 
+REPLY_KEYS = ("ok", "result_aliases_arg")  # what of a reply's header a stored answer keeps
+
+
 class Answers:
     """The replies of the calls answered so far, by the SHA-256 of their request frame.
 
     A reply is stored and handed out as fresh copies, so that what a caller does to one answer never changes
     the next. At most LIMIT bytes of arrays are kept per worker; later replies are not stored.
 
-    One repeated question in ``audit``, drawn here (the worker cannot foresee which), is asked again all the
-    same; a function whose answer differs from its first one is unreliable from then on: that call and every
-    later call of it fail. So a function that answers the visible training right and its hidden repetition
-    wrong is caught (of its 1,600 repeated calls, about 100 are asked again), at about 6% of the round trips
-    saved.
+    About one repeated question in ``audit`` is asked again all the same: those whose digest is 0 modulo audit,
+    so the same ones in every grading of the submission (grades stay identical run to run). A function whose
+    answer then differs from its first one is unreliable from then on: that call and every later call of it
+    fail. So a function that keeps state between calls by mistake (a momentum left over from the visible
+    training) is caught when one of its differing answers is asked again, as about 100 of the hidden
+    training's 1,600 repeated calls are. A function that tells an audit from a first question (it has seen
+    the arguments before) can answer it the same; it answered the question itself the first time.
+    Byte-for-byte: a function whose floating-point results vary between two calls on the same arguments fails.
     """
 
     LIMIT = 256 << 20
@@ -236,7 +246,6 @@ class Answers:
 
     def __init__(self, audit=AUDIT):
         self.audit = audit
-        self.draw = random.Random(os.urandom(16))
         self.replies = {}
         self.size = 0
         self.hits = 0  # repeated questions answered from memory
@@ -257,18 +266,19 @@ class Answers:
         reply = self.replies.get(key)
         return None if reply is None else (reply[0], fresh(reply[1]))
 
-    def audit_now(self):
-        """Whether to ask a repeated question again all the same (one in audit, at random); counts it."""
-        if self.audit and self.draw.randrange(self.audit) == 0:
+    def audit_now(self, key):
+        """Whether to ask the repeated question key again all the same; counts it."""
+        if self.audit and int.from_bytes(key[-4:], "big") % self.audit == 0:
             self.audits += 1
             return True
         self.hits += 1
         return False
 
     def put(self, key, header, value):
-        size = array_bytes(value)
+        """Store a reply that succeeded (its outcome and value), while the replies stay within LIMIT bytes."""
+        size = value_bytes(value)
         if self.size + size <= self.LIMIT:
-            self.replies[key] = (header, fresh(value))
+            self.replies[key] = ({k: header.get(k) for k in REPLY_KEYS}, fresh(value))
             self.size += size
 
     def differed(self, name):
@@ -279,10 +289,9 @@ class Answers:
 
 
 def same_reply(first, second):
-    """Whether two (header, decoded value) replies are the same: the outcome, the error, and every value,
-    arrays byte for byte."""
-    keys = ("ok", "error", "result_aliases_arg")
-    return ([first[0].get(k) for k in keys] == [second[0].get(k) for k in keys]
+    """Whether two (header, decoded value) replies are the same: the outcome, the aliased argument, and every
+    value, arrays byte for byte."""
+    return ([first[0].get(k) for k in REPLY_KEYS] == [second[0].get(k) for k in REPLY_KEYS]
             and same_value(first[1], second[1]))
 
 
@@ -311,15 +320,17 @@ def fresh(value):
     return value
 
 
-def array_bytes(value):
-    """Bytes of the arrays in a decoded value."""
+def value_bytes(value):
+    """About the bytes a decoded value holds: its arrays' and strings' own, and 64 for every other item."""
     if isinstance(value, np.ndarray):
         return value.nbytes
+    if isinstance(value, str):
+        return len(value)
     if type(value) is dict:
-        return sum(array_bytes(v) for v in value.values())
+        return 64 + sum(len(k) + value_bytes(v) for k, v in value.items())
     if type(value) in (list, tuple):
-        return sum(array_bytes(v) for v in value)
-    return 0
+        return 64 + sum(value_bytes(v) for v in value)
+    return 64
 
 
 class RestartingStudent:
@@ -334,6 +345,7 @@ class RestartingStudent:
     def __init__(self, start):
         self.start = start
         self.process = start()
+        self.answers = self.process.answers  # stored answers and unreliable functions outlive a worker
         self.hung = {}  # function name -> why it is not called again
         self.failed = None
         self.raised = []
@@ -347,6 +359,7 @@ class RestartingStudent:
         if self.process is None:
             try:
                 self.process = self.start()
+                self.process.answers = self.answers
             except StudentCodeError as error:
                 self.failed = str(error)
                 raise

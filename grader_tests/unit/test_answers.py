@@ -95,8 +95,63 @@ def test_a_pure_function_passes_every_audit(student):
     assert (student.answers.audits, student.answers.hits) == (2, 0)
 
 
-def test_about_one_repeated_question_in_sixteen_is_audited():
+def test_about_one_repeated_question_in_sixteen_is_audited_and_always_the_same_ones():
     from coursekit.sandbox.functions import Answers
-    answers = Answers()
-    audited = sum(answers.audit_now() for _ in range(16000))
-    assert 800 <= audited <= 1200, f"{audited} of 16,000 repeated questions audited, expected about 1,000"
+    keys = [Answers.key([str(i).encode()]) for i in range(16000)]
+    first = [Answers().audit_now(key) for key in keys]
+    assert 800 <= sum(first) <= 1200, f"{sum(first)} of 16,000 repeated questions audited, expected about 1,000"
+    assert first == [Answers().audit_now(key) for key in keys], "another grading audited other questions"
+
+
+RAISES = "tries = [0]\ndef fails(x):\n    tries[0] += 1\n    raise ValueError(f'try {tries[0]}')"
+SAME = "def same(x):\n    return x"
+HANGS = "def hangs(x):\n    while True:\n        pass"
+
+
+def test_an_error_is_not_remembered(tmp_path):
+    student = StudentProcess([RAISES], tmp_path, Sandbox(enabled=False), timeout=60)
+    try:
+        fails = proxy(student, "fails")
+        for expected in ("try 1", "try 2"):
+            with pytest.raises(StudentCodeError, match=expected):
+                fails(np.array([1.0]))
+    finally:
+        student.close()
+
+
+def test_a_remembered_result_that_is_the_argument_is_the_callers_own_array(tmp_path):
+    student = StudentProcess([SAME], tmp_path, Sandbox(enabled=False), timeout=60)
+    student.answers.audit = 0
+    try:
+        same = proxy(student, "same")
+        same(np.array([1.0, 2.0]))
+        mine = np.array([1.0, 2.0])
+        assert same(mine) is mine and student.answers.hits == 1, "the function returns its input, as before"
+    finally:
+        student.close()
+
+
+def test_a_stored_answer_past_the_budget_fails_as_a_call_would(student):
+    counted = proxy(student, "counted")
+    counted(np.array([1.0]))
+    student.deadline = 0.0
+    with pytest.raises(StudentCodeError, match="time limit"):
+        counted(np.array([1.0]))
+
+
+def test_an_unreliable_function_stays_unreliable_in_the_worker_started_after_a_hang(tmp_path):
+    from coursekit.sandbox.functions import RestartingStudent
+    student = RestartingStudent(lambda: StudentProcess([COUNTED, HANGS], tmp_path, Sandbox(enabled=False), timeout=60,
+                                                       call_timeout=1))
+    student.answers.audit = 1
+    try:
+        counted = proxy(student, "counted")
+        counted(np.array([1.0]))
+        with pytest.raises(StudentCodeError, match="two different answers"):
+            counted(np.array([1.0]))
+        with pytest.raises(StudentCodeError):
+            proxy(student, "hangs")(np.array([0.0]))  # stops the worker; the next call starts another
+        with pytest.raises(StudentCodeError, match="two different answers"):
+            counted(np.array([2.0]))
+    finally:
+        student.close()
