@@ -213,7 +213,8 @@ def test_the_zygote_starts_no_kernel_outside_a_sandbox_whatever_the_command_line
 
 def test_when_the_zygote_fails_kernels_start_from_scratch(folder, monkeypatch, tmp_path):
     broken = tmp_path / "zygote.py"
-    broken.write_text("import sys\nprint('ready', flush=True)\nsys.stdin.readline()\nprint('error: broken', flush=True)\n")
+    broken.write_text("import sys\nprint('ready', flush=True)\nsys.stdin.readline()\n"
+                      "print('error: broken', flush=True)\n")
     monkeypatch.setattr(preload, "ZYGOTE", broken)
     monkeypatch.setattr(preload, "_zygotes", {})
     monkeypatch.setattr(SandboxedKernelManager, "zygote_failures", 0)

@@ -186,7 +186,7 @@ class Sandbox(LoggingConfigurable):
         copies += ["--hold"] if hold else []
         return [sys.executable, launcher, "--memory-mb", str(self.memory_mb), "--processes", str(self.processes),
                 "--file-size-mb", str(self.file_size_mb), "--cpu-seconds", str(self.cpu_seconds),
-                "--uid", str(self.uid_base + os.getpid() % 4000), *copies, "--"]
+                "--uid", str(self.kernel_uid()), *copies, "--"]
 
     def kernel_uid(self):
         """The unprivileged uid the launcher gives the command when the grader runs as root."""

@@ -87,7 +87,8 @@ class StudentProcess:
         self.over = OVER_BUDGET  # why a wait that runs out fails: the budget, or one call's limit (call)
         binds = {UNTRUSTED / "referee_worker.py": f"{SANDBOX_DIR}/referee_worker.py",
                  UNTRUSTED / "wire.py": f"{SANDBOX_DIR}/wire.py"}
-        worker = f"{SANDBOX_DIR}/referee_worker.py" if sandbox.isolates_files() else str(UNTRUSTED / "referee_worker.py")
+        isolated = sandbox.isolates_files()
+        worker = f"{SANDBOX_DIR}/referee_worker.py" if isolated else str(UNTRUSTED / "referee_worker.py")
         command = sandbox.wrap([sys.executable, worker], cwd, binds=binds, instructor=instructor)
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, cwd=cwd, start_new_session=True,

@@ -82,3 +82,16 @@ def test_a_dead_kernel_ends_the_wait():
 
 def test_the_sandboxed_kernel_manager_makes_this_client():
     assert SandboxedKernelManager().client_factory is ReadyKernelClient
+
+
+def test_a_kernel_that_never_replies_ends_the_wait_at_the_timeout():
+    client = FakeClient(FakeChannel([]), FakeChannel([]))
+    with pytest.raises(RuntimeError, match="didn't respond"):
+        asyncio.run(client.wait_for_ready(timeout=0))
+
+
+def test_a_reply_of_another_type_is_not_taken_for_the_kernel_info_reply():
+    other = {"msg_type": "execute_reply", "content": {}}
+    client = FakeClient(FakeChannel([other, REPLY]), FakeChannel([status("idle"), status("idle")]))
+    asyncio.run(client.wait_for_ready(timeout=5))
+    assert client.handled is REPLY and client.requests == 2

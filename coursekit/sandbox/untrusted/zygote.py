@@ -6,7 +6,8 @@ sandbox as root, with the sandbox's environment, and never holds a submission's 
 input is, per kernel, the host pid of a sandbox's pid 1 (``launch.py --hold``, which bubblewrap has already set
 up) and a token that pid 1's command line must hold (the kernel's connection file: a reused pid is refused).
 Its first line says ``ready`` and the top-level modules it imported from outside the standard library (a kernel
-whose folder has a module of one of those names starts from scratch: there the file would be imported instead). For each request it forks:
+whose folder has a module of one of those names starts from scratch: there the file would be imported
+instead). For each request it forks:
 
 - a go-between, which closes every file but its reply pipe, points 0-2 at /dev/null, starts a session of its
   own (no controlling terminal; the kernel's process group is then outside the sandbox, as a kernel
