@@ -80,8 +80,7 @@ class StudentProcess:
     the submission's (Sandbox.wrap).
     """
 
-    def __init__(self, cells, cwd, sandbox, timeout, instructor=None, cell_timeout=None, call_timeout=None,
-                 answers=None):
+    def __init__(self, cells, cwd, sandbox, timeout, instructor=None, cell_timeout=None, call_timeout=None):
         self.deadline = time.monotonic() + timeout
         self.call_timeout = call_timeout
         self.over = OVER_BUDGET  # why a wait that runs out fails: the budget, or one call's limit (call)
@@ -95,7 +94,7 @@ class StudentProcess:
                                         env={"PATH": os.environ.get("PATH", ""), "MPLBACKEND": "Agg",
                                              "PYTHONPATH": ""})
         self.dead = None
-        self.answers = answers if answers is not None else Answers()  # a restarted worker keeps its forebear's
+        self.answers = Answers()  # RestartingStudent hands a restarted worker those of the one before
         self.raised = []  # the exceptions ('Type: message') the submission's functions raised: its own text
         self.hung = None  # the function whose call ran past call_timeout, which stopped this worker
         for pipe in (self.process.stdin, self.process.stdout):
@@ -119,12 +118,16 @@ class StudentProcess:
             self.defined = int(header.get("defined", self.defined))
         self.deadline, self.defined = final, None
 
-    def _send(self, header, buffers=()):
+    @staticmethod
+    def _frame(header, buffers=()):
+        """The parts of the frame to send (wire.frame_parts); StudentCodeError when it is too large."""
         try:
-            parts = wire.frame_parts(header, buffers)
+            return wire.frame_parts(header, buffers)
         except wire.FrameError as error:
             raise StudentCodeError(f"the arguments could not be sent: {error}") from None
-        self._send_parts(parts)
+
+    def _send(self, header, buffers=()):
+        self._send_parts(self._frame(header, buffers))
 
     def _send_parts(self, parts):
         try:
@@ -179,11 +182,7 @@ class StudentProcess:
         if name in self.answers.unreliable:
             raise StudentCodeError(self.answers.unreliable[name])
         structure, buffers = wire.encode(list(args))
-        try:
-            request = wire.frame_parts({"call": name, "args": structure, "kinds": [mirror_kind(a) for a in args]},
-                                       buffers)
-        except wire.FrameError as error:
-            raise StudentCodeError(f"the arguments could not be sent: {error}") from None
+        request = self._frame({"call": name, "args": structure, "kinds": [mirror_kind(a) for a in args]}, buffers)
         key = Answers.key(request)
         known = self.answers.get(key)
         if known is not None and not self.answers.audit_now(key):
@@ -230,7 +229,7 @@ class Answers:
     """The replies of the calls answered so far, by the SHA-256 of their request frame.
 
     A reply is stored and handed out as fresh copies, so that what a caller does to one answer never changes
-    the next. At most LIMIT bytes of arrays are kept per worker; later replies are not stored.
+    the next. Replies of at most LIMIT bytes (value_bytes) are kept per submission; later ones are not stored.
 
     About one repeated question in ``audit`` is asked again all the same: those whose digest is 0 modulo audit,
     so the same ones in every grading of the submission (grades stay identical run to run). A function whose
