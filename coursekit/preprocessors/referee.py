@@ -88,17 +88,20 @@ def run_cell(source, namespace, name):
     return printed.getvalue(), error
 
 
-def referee_run(cells, namespace, skip=()):
+def referee_run(cells, namespace, skip=(), time_limit=None):
     """Run the trusted cells in notebook order in namespace; grade_id -> CellResult for the test cells.
 
     cells: (grade_id, kind, source) with kind "given" or "test"; the given cells define what the tests use
     (data, forward, train) and call the submission's functions through the proxies in namespace.
+    time_limit(grade_id): a context manager that bounds the time of the submission's calls in that cell
+    (RestartingStudent.time_limit).
     """
     results = {}
     for grade_id, kind, source in cells:
         if grade_id in skip:
             continue
-        output, error = run_cell(source, namespace, grade_id)
+        with time_limit(grade_id) if time_limit else contextlib.nullcontext():
+            output, error = run_cell(source, namespace, grade_id)
         if kind == "test":
             results[grade_id] = CellResult(output, error)
     return results
@@ -109,12 +112,18 @@ class Referee(NbGraderPreprocessor):
 
     enabled = Bool(True, help="Re-run the hidden checks outside the notebook's kernel.").tag(config=True)
     timeout = Float(120, help="Seconds the submission's functions may take in all, per notebook.").tag(config=True)
-    cell_timeout = Float(30, help="Seconds one of the submission's cells may take to run in the worker; a cell "
-                                  "past it counts as hung, and the tests run with the cells before it.").tag(
-        config=True)
+    cell_timeout = Float(None, allow_none=True, help="Seconds one of the submission's cells may take to run in "
+                         "the worker (default: c.Execute.timeout, the notebook's limit per cell); a cell past it "
+                         "counts as hung, and the tests run with the cells before it.").tag(config=True)
     call_timeout = Float(None, allow_none=True, help="Seconds one call of a submission's function may take "
                          "(default: c.Execute.timeout, the notebook's limit per cell); past it the worker is stopped "
                          "and the later calls fail, instead of the first hung call using up the whole budget.").tag(
+        config=True)
+    test_timeout = Float(None, allow_none=True, help="Seconds the calls of the submission's functions may take "
+                         "together while the referee runs one cell (default: twice c.Execute.timeout: a call through "
+                         "the worker's pipe costs more than in the kernel, and the training calls thousands); the "
+                         "function still running at the limit counts as hung, as one past call_timeout, so a "
+                         "function that is slow in every call costs one cell's limit, not the whole budget.").tag(
         config=True)
     droppable_imports = List(Unicode(), list(reachable.DROPPABLE), help="Top-level packages (plotting, data sets) "
                              "whose imports in the given cells the worker skips when no code of the submission "
@@ -157,7 +166,7 @@ class Referee(NbGraderPreprocessor):
         if budget <= 0:
             raise StudentCodeError(OVER_BUDGET)
         started = time.monotonic()
-        limits = {"cell_timeout": self.cell_timeout, "call_timeout": self.limit_per_call}
+        limits = {"cell_timeout": self.limit("cell_timeout"), "call_timeout": self.limit("call_timeout")}
         try:
             return StudentProcess(cells, cwd, sandbox, budget, instructor=instructor, **limits)
         except StudentCodeError as error:
@@ -169,11 +178,19 @@ class Referee(NbGraderPreprocessor):
             return StudentProcess(cells[:error.defined], cwd, sandbox, remaining, instructor=instructor, **limits)
 
     @functools.cached_property
-    def limit_per_call(self):
-        """Seconds one call may take: call_timeout, else the notebook's limit per cell (KernelSafeExecute's
-        timeout, c.Execute.timeout); None when that is off (None, 0 or -1, as in nbclient)."""
+    def cell_limit(self):
+        """The notebook's limit per cell (KernelSafeExecute's timeout, c.Execute.timeout); None when it is off
+        (None, 0 or -1, as in nbclient)."""
         from .safe_execute import KernelSafeExecute
-        limit = self.call_timeout if self.call_timeout is not None else KernelSafeExecute(config=self.config).timeout
+        limit = KernelSafeExecute(config=self.config).timeout
+        return limit if limit and limit > 0 else None
+
+    def limit(self, name):
+        """Seconds of the limit name (cell_timeout, call_timeout, test_timeout) as configured, else as derived
+        from the notebook's limit per cell; None when off."""
+        limit = getattr(self, name)
+        if limit is None:
+            limit = self.cell_limit and (2 * self.cell_limit if name == "test_timeout" else self.cell_limit)
         return limit if limit and limit > 0 else None
 
     def referee(self, nb, trusted, cwd):
@@ -195,7 +212,8 @@ class Referee(NbGraderPreprocessor):
         namespace = {"__name__": "__main__", **{name: proxy(student, name) for name in solution_ids(nb)}}
         try:
             with import_from(instructor, avoid=[cwd]):
-                results = referee_run(trusted, namespace, skip=self.skip_cells)
+                results = referee_run(trusted, namespace, skip=self.skip_cells,
+                                      time_limit=lambda cell: student.time_limit(self.limit("test_timeout"), cell))
         finally:
             student.close()
         for result in results.values():

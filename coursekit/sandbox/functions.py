@@ -18,6 +18,7 @@ The hidden training check repeats the visible one's 1,600 calls exactly, so it c
 instead: about one repeated question in 16 (the same ones in every grading) is asked again all the same, and
 a function whose second answer to it differs from its first (one that keeps state between calls) fails.
 """
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -96,7 +97,8 @@ class StudentProcess:
         self.dead = None
         self.answers = Answers()  # RestartingStudent hands a restarted worker those of the one before
         self.raised = []  # the exceptions ('Type: message') the submission's functions raised: its own text
-        self.hung = None  # the function whose call ran past call_timeout, which stopped this worker
+        self.hung = None  # the function whose call ran past call_timeout or cell_limit, which stopped this worker
+        self.cell_limit = None  # the CellLimit of the cell the referee runs (RestartingStudent.time_limit)
         for pipe in (self.process.stdin, self.process.stdout):
             enlarge_pipe(pipe.fileno())
             os.set_blocking(pipe.fileno(), False)  # every wait is a select with the deadline
@@ -172,15 +174,18 @@ class StudentProcess:
     def call(self, name, args):
         """(reply header, decoded {"result", "args"} or None) of the submission's function name on args.
 
-        One call may take call_timeout seconds (and all of them together the referee's budget): a call past
-        it stops the worker, so that a function that hangs costs one limit, as in the notebook's kernel. A
-        question answered before gets its stored answer (Answers), unless it is audited; a function found
-        unreliable fails at once.
+        One call may take call_timeout seconds, the calls of one cell together its time limit (cell_limit),
+        and all of them the referee's budget: a call past the first two stops the worker and counts as hung,
+        so that a function that hangs or is slow costs one limit, as in the notebook's kernel. A question
+        answered before gets its stored answer (Answers), unless it is audited; a function found unreliable
+        fails at once.
         """
         if self.dead:
             raise StudentCodeError(self.dead)
         if name in self.answers.unreliable:
             raise StudentCodeError(self.answers.unreliable[name])
+        if self.cell_limit and time.monotonic() >= self.cell_limit.deadline:
+            raise StudentCodeError(self.cell_limit.message(None))
         structure, buffers = wire.encode(list(args))
         request = self._frame({"call": name, "args": structure, "kinds": [mirror_kind(a) for a in args]}, buffers)
         key = Answers.key(request)
@@ -190,10 +195,14 @@ class StudentProcess:
                 self._fail(OVER_BUDGET)  # as a call sent now would
             return known
         final = self.deadline
-        limited = bool(self.call_timeout and self.call_timeout > 0) and time.monotonic() + self.call_timeout < final
-        if limited:
-            self.deadline = time.monotonic() + self.call_timeout
-            self.over = f"{name} ran past the {self.call_timeout:g} s time limit of one call"
+        limits = [(final, OVER_BUDGET)]
+        if self.call_timeout and self.call_timeout > 0:
+            limits.append((time.monotonic() + self.call_timeout,
+                           f"{name} ran past the {self.call_timeout:g} s time limit of one call"))
+        if self.cell_limit:
+            limits.append((self.cell_limit.deadline, self.cell_limit.message(name)))
+        self.deadline, self.over = min(limits, key=lambda limit: limit[0])
+        limited = self.deadline < final
         try:
             self._send_parts(request)
             header, buffers = self._receive()
@@ -333,13 +342,26 @@ def value_bytes(value):
     return 64
 
 
+class CellLimit:
+    """The time limit of the cell the referee runs: its deadline (time.monotonic) and how a call past it fails."""
+
+    def __init__(self, seconds, cell):
+        self.seconds, self.cell = seconds, cell
+        self.deadline = time.monotonic() + seconds
+
+    def message(self, name):
+        """Why a call of the function name (None: a call made after the deadline) fails."""
+        where = f"the {self.seconds:g} s time limit of {self.cell} in the referee's run"
+        return f"{name} was still running at {where}" if name else f"{self.cell} ran past {where}"
+
+
 class RestartingStudent:
     """The submission's functions as the referee's proxies call them, across the workers a hung call costs.
 
-    start(): a new StudentProcess with the submission's cells run. After a call that ran past the call limit
-    (which stops the worker), that function raises at once when called again, as in the notebook's kernel
-    (preprocessors/safe_execute.py), and the next call of another function starts a new worker. A worker that
-    could not be started stays the answer to every later call.
+    start(): a new StudentProcess with the submission's cells run. After a call that ran past the limit of one
+    call or of its cell (which stops the worker), that function raises at once when called again, as in the
+    notebook's kernel (preprocessors/safe_execute.py), and the next call of another function starts a new
+    worker. A worker that could not be started stays the answer to every later call.
     """
 
     def __init__(self, start):
@@ -349,6 +371,17 @@ class RestartingStudent:
         self.hung = {}  # function name -> why it is not called again
         self.failed = None
         self.raised = []
+        self.cell_limit = None
+
+    @contextlib.contextmanager
+    def time_limit(self, seconds, cell):
+        """While the referee runs the cell (a grade_id): its calls together may take seconds (None: no limit);
+        the function still running at the limit counts as hung (call)."""
+        self.cell_limit = CellLimit(seconds, cell) if seconds else None
+        try:
+            yield
+        finally:
+            self.cell_limit = None
 
     def call(self, name, args):
         """StudentProcess.call on the current worker (started again if a hung call stopped the last one)."""
@@ -366,6 +399,7 @@ class RestartingStudent:
             except Exception as error:  # noqa: BLE001 - the worker could not even be started (Popen)
                 self.failed = f"the submission's process could not be started again: {error}"
                 raise StudentCodeError(self.failed) from None
+        self.process.cell_limit = self.cell_limit
         try:
             return self.process.call(name, args)
         except StudentCodeError as error:

@@ -65,17 +65,28 @@ def test_a_hung_call_costs_the_call_limit_not_the_whole_budget(tmp_path):
     assert time.monotonic() - started < 30, "the call was stopped at its own limit, long before the budget of 60 s"
 
 
-def limit_of(section, timeout, **referee):
+def limit_of(section, timeout, name="call_timeout", **referee):
     from traitlets.config import Config
     config = Config()
     config[section].timeout = timeout
-    return Referee(config=config, **referee).limit_per_call
+    return Referee(config=config, **referee).limit(name)
 
 
 def test_the_referee_limits_one_call_to_the_notebooks_cell_limit():
     assert limit_of("Execute", 7) == 7, "by default a call may take as long as one cell (c.Execute.timeout)"
     assert limit_of("KernelSafeExecute", 90) == 90
     assert limit_of("Execute", 7, call_timeout=3) == 3
+
+
+def test_the_referee_limits_a_submissions_cell_in_the_worker_to_the_notebooks_cell_limit():
+    assert limit_of("Execute", 7, "cell_timeout") == 7
+    assert limit_of("Execute", 7, "cell_timeout", cell_timeout=20) == 20
+
+
+def test_the_referee_gives_the_calls_of_one_cell_twice_the_notebooks_cell_limit():
+    assert limit_of("Execute", 7, "test_timeout") == 14
+    assert limit_of("Execute", 7, "test_timeout", test_timeout=5) == 5
+    assert limit_of("Execute", None, "test_timeout") is None
 
 
 @pytest.mark.parametrize("timeout", [None, 0, -1])
@@ -118,3 +129,48 @@ def test_a_worker_that_cannot_be_started_again_fails_every_later_call_without_ne
         with pytest.raises(StudentCodeError, match="could not be started again"):
             proxy(student, "g")(np.array([1.0]))
     assert len(starts) == 2
+
+
+SLOW_F = "import time\ndef f(x):\n    time.sleep(0.2)\n    return x + 1"
+
+
+def restarting(tmp_path, cells, starts):
+    def start():
+        starts.append(1)
+        return StudentProcess(cells, tmp_path, unsandboxed(), timeout=60, call_timeout=5)
+    return RestartingStudent(start)
+
+
+def test_a_function_slow_in_every_call_costs_one_cells_limit_then_fails_at_once(tmp_path):
+    starts = []
+    student = restarting(tmp_path, [SLOW_F, DEFINES_G], starts)
+    try:
+        started = time.monotonic()
+        with student.time_limit(1, "test_f"), \
+                pytest.raises(StudentCodeError, match="f was still running at the 1 s time limit of test_f"):
+            for i in range(50):  # 10 s of calls (each a new question), each under the call limit of 5 s
+                proxy(student, "f")(np.array([float(i)]))
+        assert time.monotonic() - started < 4, "the calls were stopped at the cell's limit, not after all 50"
+        with student.time_limit(1, "test_training"):
+            with pytest.raises(StudentCodeError, match="f was still running"):
+                proxy(student, "f")(np.array([1.0]))
+            assert proxy(student, "g")(np.array([1.0])).tolist() == [2.0], "g answers from a new worker"
+        assert len(starts) == 2, "f, stopped as hung, was not called again"
+    finally:
+        student.close()
+
+
+def test_a_call_after_the_cells_limit_fails_without_stopping_the_worker(tmp_path):
+    starts = []
+    student = restarting(tmp_path, [DEFINES_F, DEFINES_G], starts)
+    try:
+        with student.time_limit(0.2, "test_f"):
+            time.sleep(0.3)  # the referee's own checks used the cell's time
+            with pytest.raises(StudentCodeError, match="test_f ran past the 0.2 s time limit"):
+                proxy(student, "f")(np.array([1.0]))
+        with student.time_limit(5, "test_g"):
+            assert proxy(student, "f")(np.array([1.0])).tolist() == [2.0], "f is not hung: nothing of it ran"
+        assert proxy(student, "g")(np.array([1.0])).tolist() == [2.0], "outside a cell, no cell limit"
+        assert len(starts) == 1, "the worker was not stopped"
+    finally:
+        student.close()
