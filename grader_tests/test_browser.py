@@ -17,7 +17,7 @@ from support.course import ASSIGNMENT, NOTEBOOK, RELEASE, REPO, graded_course, n
 from browser import (ERROR_MIME, RUN_SECONDS, JupyterServer, NotebookPage, artifact, copy_release, expect,
                      screenshot, skip_unless_browser)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 WRONG_RELU = "def relu(z):\n    return np.abs(z)"
 

@@ -25,7 +25,7 @@ from support.course import ASSIGNMENT, NOTEBOOK, new_course, run_nbgrader
 from support.secrets import hidden_test_lines, page_text
 from browser import PAGE_SECONDS, RUN_SECONDS, JupyterServer, NotebookPage, expect, screenshot, skip_unless_browser
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 STUDENT = "alice"
 
