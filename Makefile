@@ -16,11 +16,12 @@ export PATH := $(BIN):$(PATH)
 demo: setup
 	$(BIN)/python -m coursekit demo $(ASSIGNMENT)
 
-# Two test modules at a time (pytest-xdist; a module's shared set-up, such as a graded batch, runs once), then
-# the browser tests alone; the run fails if either part fails.
+# Two test modules at a time (pytest-xdist; a module's shared set-up, such as a graded batch, runs once; the
+# longest first, grader_tests/conftest.py), then the browser tests alone; the run fails if either part fails.
 test: setup
 	status=0; \
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not browser" --durations=15 || status=$$?; \
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not browser" --durations=15 \
+		|| status=$$?; \
 	$(BIN)/python -m pytest -m browser --durations=5 || status=$$?; \
 	exit $$status
 

@@ -49,6 +49,20 @@ def example_course(tmp_path_factory, source_nb, release_nb):
     return graded_course(tmp_path_factory.mktemp("examples") / "course", submissions)
 
 
+# The modules that take longest, longest first (seconds of the serial run that measured them): make test hands
+# modules to its two xdist workers in collection order (--no-loadscope-reorder), so these start first and the
+# run does not end with one of them alone on a half-idle machine; the cluster tests mostly wait (a loop that
+# ignores interrupts, lost Dask processes), and a graded batch on the other worker fills the cores meanwhile.
+LONGEST_FIRST = ["test_cluster.py", "test_hostile.py", "test_grade.py", "test_catalogue.py", "test_hidden_draws.py",
+                 "test_messy.py", "test_autograde.py", "test_trust.py", "test_lms.py", "test_second_assignment.py"]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Put the modules of LONGEST_FIRST first, in that order; the others keep their order after them."""
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 def pytest_sessionfinish(session):
     """Under pytest-xdist (make test), a worker hands the summary lines and figures its tests left to the
     controller, which prints them (pytest_testnodedown below)."""

@@ -14,6 +14,11 @@ grade_id, as the referee names them) that was running, found in the interrupt's 
 kernel by one that raises ``TimeoutError`` at once. The later cells that call it fail at once instead of each
 waiting out the limit; they would have failed anyway, unless the function hangs only for some inputs. The
 submission's time limit (``grade --timeout``) stays the bound on the whole notebook.
+
+A cell that printed more than ``max_output_mb`` and ran past its time limit stops the kernel, whatever else
+happened: its output is still arriving (gigabytes, which the grader must read and drop), and whether nbclient's
+wait for the rest of it ends in time after the interrupt depends on the machine's load, so without this rule
+the same submission could keep its later cells in one grading and lose them in the next.
 """
 import ast
 
@@ -29,7 +34,7 @@ from ..sandbox import instructor_folder
 # The worker finds this tag in nbgrader's captured log to tell the instructor that a kernel stopped.
 KERNEL_STOPPED = "coursekit: kernel stopped:"
 # The error names this preprocessor gives the cell where the kernel stopped and the cells it did not run.
-STOPPED_ERRORS = ("KernelDied", "KernelUnresponsive", "NotRun")
+STOPPED_ERRORS = ("KernelDied", "KernelUnresponsive", "KernelFlooded", "NotRun")
 # The worker finds this tag in nbgrader's log to tell the instructor which function hung (tasks.hung_reason).
 TIMED_OUT = "coursekit: timed out:"
 
@@ -105,6 +110,7 @@ class KernelSafeExecute(Execute):
         self.stopped_in = None
         self.output_bytes = 0
         self.output_capped = False
+        self.cell_output_bytes = 0
         return super().preprocess(nb, resources, km)
 
     def create_kernel_manager(self):
@@ -118,7 +124,9 @@ class KernelSafeExecute(Execute):
 
     def output(self, outs, msg, display_id, cell_index):
         """nbclient's output handling, until the notebook's output reaches max_output_mb."""
-        self.output_bytes += sum(len(str(v)) for v in msg.get("content", {}).values())
+        size = sum(len(str(v)) for v in msg.get("content", {}).values())
+        self.output_bytes += size
+        self.cell_output_bytes += size
         if self.output_bytes <= self.max_output_mb << 20:
             return super().output(outs, msg, display_id, cell_index)
         if not self.output_capped:
@@ -135,18 +143,32 @@ class KernelSafeExecute(Execute):
                     "NotRun", f"the kernel stopped while running {self.stopped_in}, so this cell was not run")]
             return cell, resources
         self.timed_out = False
+        self.cell_output_bytes = 0
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             return self.stop(cell, index, "KernelDied",
                              "the kernel died while running this cell (a crash, an exit, or the grading time limit)")
         except CellTimeoutError:
+            if self.flooded():
+                return self.stop_flooded(cell, index)
             return self.stop(cell, index, "KernelUnresponsive",
                              f"this cell ran past the {self.timeout} s limit and the kernel did not stop when "
                              "interrupted")
+        if self.flooded():
+            return self.stop_flooded(cell, index)
         if self.timed_out:
             self.stub_hung_function(cell_name(cell, index))
         return cell, resources
+
+    def flooded(self):
+        """Whether the cell just run timed out after printing more than max_output_mb (the module's docstring)."""
+        return self.timed_out and self.cell_output_bytes > self.max_output_mb << 20
+
+    def stop_flooded(self, cell, index):
+        return self.stop(cell, index, "KernelFlooded",
+                         f"this cell printed more than {self.max_output_mb} MiB and ran past the {self.timeout} s "
+                         "limit, so the kernel was stopped")
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self.timed_out = True

@@ -124,3 +124,26 @@ def test_the_error_shows_no_code_of_the_grader(executed):
                                         ("'a b'", None), ("'relu\\n[ERROR] x'", None), ("relu", None), ("", None)])
 def test_only_a_quoted_identifier_is_taken_as_the_hung_functions_name(text, name):
     assert function_name(text) == name, f"the kernel's answer {text!r} should name {name!r}"
+
+
+FLOOD = "import sys\nwhile True:\n    sys.stdout.write('x' * 2 ** 20)"
+
+
+@pytest.fixture(scope="module")
+def flooded(tmp_path_factory):
+    """A notebook whose second cell prints 1 MiB after 1 MiB until its 2 s limit, run with a 4 MiB output limit."""
+    nb = nbformat.v4.new_notebook(cells=[cell(None, "x = 1"), cell(None, FLOOD), cell(None, "print(x)")])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    KernelSafeExecute(timeout=2, max_output_mb=4).preprocess(
+        nb, {"metadata": {"path": str(tmp_path_factory.mktemp("flood"))}})
+    return nb
+
+
+def test_a_cell_that_floods_its_output_past_its_time_limit_stops_the_kernel(flooded):
+    errors = [[o.ename for o in c.outputs if o.output_type == "error"] for c in flooded.cells]
+    assert errors[0] == [] and errors[1][-1:] == ["KernelFlooded"] and errors[2] == ["NotRun"], errors
+
+
+def test_a_flooding_cell_keeps_only_the_output_limit(flooded):
+    printed = sum(len(o.get("text", "")) for o in flooded.cells[1].outputs if o.output_type == "stream")
+    assert printed <= (4 << 20) + 1000, f"{printed} bytes of output kept"
