@@ -49,7 +49,7 @@ def example_course(tmp_path_factory, source_nb, release_nb):
     return graded_course(tmp_path_factory.mktemp("examples") / "course", submissions)
 
 
-# The modules that take longest, longest first (seconds of the serial run that measured them): make test hands
+# The modules that take longest, longest first (benchmarks/PROFILE.md, "Seventh change"): make test hands
 # modules to its two xdist workers in collection order (--no-loadscope-reorder), so these start first and the
 # run does not end with one of them alone on a half-idle machine; the cluster tests mostly wait (a loop that
 # ignores interrupts, lost Dask processes), and a graded batch on the other worker fills the cores meanwhile.

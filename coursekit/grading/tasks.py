@@ -113,8 +113,7 @@ def kernel_stop_reason(log):
     if not stopped:
         return None
     ename, cell = stopped[0]
-    what = {"KernelUnresponsive": "did not stop after a cell's time limit",
-            "KernelFlooded": "printed past the output limit and a cell's time limit"}.get(ename, "died")
+    what = "did not stop after a cell's time limit" if ename == "KernelUnresponsive" else "died"
     return f"the kernel {what} in {cell}: later cells were not run and score 0"
 
 

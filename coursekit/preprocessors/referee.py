@@ -113,18 +113,19 @@ class Referee(NbGraderPreprocessor):
     enabled = Bool(True, help="Re-run the hidden checks outside the notebook's kernel.").tag(config=True)
     timeout = Float(120, help="Seconds the submission's functions may take in all, per notebook.").tag(config=True)
     cell_timeout = Float(None, allow_none=True, help="Seconds one of the submission's cells may take to run in "
-                         "the worker (default: c.Execute.timeout, the notebook's limit per cell); a cell past it "
-                         "counts as hung, and the tests run with the cells before it.").tag(config=True)
+                         "the worker (default: c.Execute.timeout, the notebook's limit per cell, or 30 when it has "
+                         "none); a cell past it counts as hung, and the tests run with the cells before it.").tag(
+        config=True)
     call_timeout = Float(None, allow_none=True, help="Seconds one call of a submission's function may take "
                          "(default: c.Execute.timeout, the notebook's limit per cell); past it the worker is stopped "
                          "and the later calls fail, instead of the first hung call using up the whole budget.").tag(
         config=True)
-    test_timeout = Float(None, allow_none=True, help="Seconds the calls of the submission's functions may take "
-                         "together while the referee runs one cell (default: twice c.Execute.timeout: a call through "
-                         "the worker's pipe costs more than in the kernel, and the training calls thousands); the "
-                         "function still running at the limit counts as hung, as one past call_timeout, so a "
-                         "function that is slow in every call costs one cell's limit, not the whole budget.").tag(
-        config=True)
+    test_timeout = Float(None, allow_none=True, help="Seconds the referee's run of one cell may take, its checks "
+                         "and the calls of the submission's functions together (default: twice c.Execute.timeout: "
+                         "a call through the worker's pipe costs more than in the kernel, and the training makes "
+                         "thousands); the function still running at the limit counts as hung, as one past "
+                         "call_timeout, so a function that is slow in every call costs one cell's limit, not the "
+                         "whole budget.").tag(config=True)
     droppable_imports = List(Unicode(), list(reachable.DROPPABLE), help="Top-level packages (plotting, data sets) "
                              "whose imports in the given cells the worker skips when no code of the submission "
                              "can reach them (sandbox/reachable.py).").tag(config=True)
@@ -178,7 +179,7 @@ class Referee(NbGraderPreprocessor):
             return StudentProcess(cells[:error.defined], cwd, sandbox, remaining, instructor=instructor, **limits)
 
     @functools.cached_property
-    def cell_limit(self):
+    def notebook_timeout(self):
         """The notebook's limit per cell (KernelSafeExecute's timeout, c.Execute.timeout); None when it is off
         (None, 0 or -1, as in nbclient)."""
         from .safe_execute import KernelSafeExecute
@@ -187,10 +188,12 @@ class Referee(NbGraderPreprocessor):
 
     def limit(self, name):
         """Seconds of the limit name (cell_timeout, call_timeout, test_timeout) as configured, else as derived
-        from the notebook's limit per cell; None when off."""
+        from the notebook's limit per cell; None when off. The worker's cells always have a limit (30 s when
+        the notebook has none), so that a loop at the top of a cell cannot use up the whole budget."""
         limit = getattr(self, name)
         if limit is None:
-            limit = self.cell_limit and (2 * self.cell_limit if name == "test_timeout" else self.cell_limit)
+            notebook = self.notebook_timeout
+            limit = {"test_timeout": notebook and 2 * notebook, "cell_timeout": notebook or 30}.get(name, notebook)
         return limit if limit and limit > 0 else None
 
     def referee(self, nb, trusted, cwd):

@@ -15,10 +15,11 @@ kernel by one that raises ``TimeoutError`` at once. The later cells that call it
 waiting out the limit; they would have failed anyway, unless the function hangs only for some inputs. The
 submission's time limit (``grade --timeout``) stays the bound on the whole notebook.
 
-A cell that printed more than ``max_output_mb`` and ran past its time limit stops the kernel, whatever else
-happened: its output is still arriving (gigabytes, which the grader must read and drop), and whether nbclient's
-wait for the rest of it ends in time after the interrupt depends on the machine's load, so without this rule
-the same submission could keep its later cells in one grading and lose them in the next.
+After the interrupt nbclient waits ``iopub_timeout`` (4 s) for the rest of the cell's output, and a kernel
+whose output does not end by then counts as unresponsive. A cell that printed more than ``max_output_mb`` and
+ran past its time limit may still have much output on its way (gigabytes, which the grader reads and drops),
+so whether that wait ended in time depended on the machine's load, and the same submission kept its later
+cells in one grading and lost them in the next. Such a cell's output gets ``flood_wait`` seconds instead.
 """
 import ast
 
@@ -26,7 +27,7 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Enum, Integer
+from traitlets import Enum, Float, Integer
 
 from ..course.notebooks import nbgrader_meta, solution_ids
 from ..sandbox import instructor_folder
@@ -34,7 +35,7 @@ from ..sandbox import instructor_folder
 # The worker finds this tag in nbgrader's captured log to tell the instructor that a kernel stopped.
 KERNEL_STOPPED = "coursekit: kernel stopped:"
 # The error names this preprocessor gives the cell where the kernel stopped and the cells it did not run.
-STOPPED_ERRORS = ("KernelDied", "KernelUnresponsive", "KernelFlooded", "NotRun")
+STOPPED_ERRORS = ("KernelDied", "KernelUnresponsive", "NotRun")
 # The worker finds this tag in nbgrader's log to tell the instructor which function hung (tasks.hung_reason).
 TIMED_OUT = "coursekit: timed out:"
 
@@ -105,6 +106,11 @@ class KernelSafeExecute(Execute):
         20, help="Output a notebook may produce, in MiB; what comes after is dropped as it arrives, so that a "
                  "submission printing gigabytes cannot fill the grader's memory").tag(config=True)
 
+    flood_wait = Float(
+        30, help="Seconds to wait for the rest of the output of a cell that printed more than max_output_mb and "
+                 "was interrupted at its time limit (instead of iopub_timeout), before the kernel counts as "
+                 "unresponsive").tag(config=True)
+
     def preprocess(self, nb, resources, km=None):
         """Execute every code cell; after a kernel failure, mark the remaining code cells as not run."""
         self.stopped_in = None
@@ -144,34 +150,26 @@ class KernelSafeExecute(Execute):
             return cell, resources
         self.timed_out = False
         self.cell_output_bytes = 0
+        iopub_timeout = self.iopub_timeout
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             return self.stop(cell, index, "KernelDied",
                              "the kernel died while running this cell (a crash, an exit, or the grading time limit)")
         except CellTimeoutError:
-            if self.flooded():
-                return self.stop_flooded(cell, index)
             return self.stop(cell, index, "KernelUnresponsive",
                              f"this cell ran past the {self.timeout} s limit and the kernel did not stop when "
                              "interrupted")
-        if self.flooded():
-            return self.stop_flooded(cell, index)
+        finally:
+            self.iopub_timeout = iopub_timeout
         if self.timed_out:
             self.stub_hung_function(cell_name(cell, index))
         return cell, resources
 
-    def flooded(self):
-        """Whether the cell just run timed out after printing more than max_output_mb (the module's docstring)."""
-        return self.timed_out and self.cell_output_bytes > self.max_output_mb << 20
-
-    def stop_flooded(self, cell, index):
-        return self.stop(cell, index, "KernelFlooded",
-                         f"this cell printed more than {self.max_output_mb} MiB and ran past the {self.timeout} s "
-                         "limit, so the kernel was stopped")
-
     async def _async_handle_timeout(self, timeout, cell=None):
         self.timed_out = True
+        if self.cell_output_bytes > self.max_output_mb << 20:  # nbclient reads iopub_timeout after this returns
+            self.iopub_timeout = max(self.iopub_timeout, self.flood_wait)
         return await super()._async_handle_timeout(timeout, cell)
 
     def stub_hung_function(self, where):

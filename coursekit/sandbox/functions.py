@@ -351,8 +351,9 @@ class CellLimit:
 
     def message(self, name):
         """Why a call of the function name (None: a call made after the deadline) fails."""
-        where = f"the {self.seconds:g} s time limit of {self.cell} in the referee's run"
-        return f"{name} was still running at {where}" if name else f"{self.cell} ran past {where}"
+        if name:
+            return f"{name} was still running at the {self.seconds:g} s time limit of {self.cell} in the referee's run"
+        return f"{self.cell} ran past its {self.seconds:g} s time limit in the referee's run"
 
 
 class RestartingStudent:
@@ -375,13 +376,16 @@ class RestartingStudent:
 
     @contextlib.contextmanager
     def time_limit(self, seconds, cell):
-        """While the referee runs the cell (a grade_id): its calls together may take seconds (None: no limit);
-        the function still running at the limit counts as hung (call)."""
+        """While the referee runs the cell (a grade_id), it may take seconds of wall time (None: no limit), not
+        counting the start of a new worker; the function still running at the limit counts as hung (call), as
+        in the kernel, where the function running when a cell is interrupted is the one replaced."""
         self.cell_limit = CellLimit(seconds, cell) if seconds else None
         try:
             yield
         finally:
             self.cell_limit = None
+            if self.process is not None:
+                self.process.cell_limit = None
 
     def call(self, name, args):
         """StudentProcess.call on the current worker (started again if a hung call stopped the last one)."""
@@ -390,6 +394,10 @@ class RestartingStudent:
         if self.failed:
             raise StudentCodeError(self.failed)
         if self.process is None:
+            limit = self.cell_limit
+            if limit and time.monotonic() >= limit.deadline:
+                raise StudentCodeError(limit.message(None))
+            started = time.monotonic()
             try:
                 self.process = self.start()
                 self.process.answers = self.answers
@@ -399,6 +407,8 @@ class RestartingStudent:
             except Exception as error:  # noqa: BLE001 - the worker could not even be started (Popen)
                 self.failed = f"the submission's process could not be started again: {error}"
                 raise StudentCodeError(self.failed) from None
+            if limit:  # the new worker ran the submission's cells again: not time of this cell's calls
+                limit.deadline += time.monotonic() - started
         self.process.cell_limit = self.cell_limit
         try:
             return self.process.call(name, args)

@@ -83,6 +83,11 @@ def test_the_referee_limits_a_submissions_cell_in_the_worker_to_the_notebooks_ce
     assert limit_of("Execute", 7, "cell_timeout", cell_timeout=20) == 20
 
 
+@pytest.mark.parametrize("timeout", [None, 0, -1])
+def test_a_submissions_cell_in_the_worker_has_a_limit_even_when_the_notebooks_cells_have_none(timeout):
+    assert limit_of("Execute", timeout, "cell_timeout") == 30
+
+
 def test_the_referee_gives_the_calls_of_one_cell_twice_the_notebooks_cell_limit():
     assert limit_of("Execute", 7, "test_timeout") == 14
     assert limit_of("Execute", 7, "test_timeout", test_timeout=5) == 5
@@ -131,7 +136,7 @@ def test_a_worker_that_cannot_be_started_again_fails_every_later_call_without_ne
     assert len(starts) == 2
 
 
-SLOW_F = "import time\ndef f(x):\n    time.sleep(0.2)\n    return x + 1"
+SLOW_F = "import time\ndef f(x):\n    time.sleep(0.5)\n    return x + 1"
 
 
 def restarting(tmp_path, cells, starts):
@@ -146,11 +151,12 @@ def test_a_function_slow_in_every_call_costs_one_cells_limit_then_fails_at_once(
     student = restarting(tmp_path, [SLOW_F, DEFINES_G], starts)
     try:
         started = time.monotonic()
-        with student.time_limit(1, "test_f"), \
-                pytest.raises(StudentCodeError, match="f was still running at the 1 s time limit of test_f"):
-            for i in range(50):  # 10 s of calls (each a new question), each under the call limit of 5 s
+        # calls at 0, 0.5 and 1 s: the limit of 1.2 s falls in the third, whatever the round trips add
+        with student.time_limit(1.2, "test_f"), \
+                pytest.raises(StudentCodeError, match="f was still running at the 1.2 s time limit of test_f"):
+            for i in range(20):  # 10 s of calls (each a new question), each under the call limit of 5 s
                 proxy(student, "f")(np.array([float(i)]))
-        assert time.monotonic() - started < 4, "the calls were stopped at the cell's limit, not after all 50"
+        assert time.monotonic() - started < 4, "the calls were stopped at the cell's limit, not after all 20"
         with student.time_limit(1, "test_training"):
             with pytest.raises(StudentCodeError, match="f was still running"):
                 proxy(student, "f")(np.array([1.0]))
@@ -166,11 +172,30 @@ def test_a_call_after_the_cells_limit_fails_without_stopping_the_worker(tmp_path
     try:
         with student.time_limit(0.2, "test_f"):
             time.sleep(0.3)  # the referee's own checks used the cell's time
-            with pytest.raises(StudentCodeError, match="test_f ran past the 0.2 s time limit"):
+            with pytest.raises(StudentCodeError, match="test_f ran past its 0.2 s time limit"):
                 proxy(student, "f")(np.array([1.0]))
         with student.time_limit(5, "test_g"):
             assert proxy(student, "f")(np.array([1.0])).tolist() == [2.0], "f is not hung: nothing of it ran"
         assert proxy(student, "g")(np.array([1.0])).tolist() == [2.0], "outside a cell, no cell limit"
         assert len(starts) == 1, "the worker was not stopped"
+    finally:
+        student.close()
+
+
+def test_starting_a_new_worker_does_not_use_up_the_cells_limit(tmp_path):
+    starts = []
+
+    def start():  # the worker runs the submission's cells again: 1.5 s here
+        starts.append(1)
+        return StudentProcess([HANGS_IN_F, "import time\ntime.sleep(1.5)", DEFINES_G], tmp_path, unsandboxed(),
+                              timeout=60, call_timeout=1, cell_timeout=5)
+
+    student = RestartingStudent(start)
+    try:
+        with pytest.raises(StudentCodeError, match="f ran past"):
+            proxy(student, "f")(np.array([1.0]))
+        with student.time_limit(1, "test_g"):
+            assert proxy(student, "g")(np.array([1.0])).tolist() == [2.0], "the restart is not the cell's time"
+        assert len(starts) == 2
     finally:
         student.close()

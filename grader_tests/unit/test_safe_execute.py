@@ -131,19 +131,36 @@ FLOOD = "import sys\nwhile True:\n    sys.stdout.write('x' * 2 ** 20)"
 
 @pytest.fixture(scope="module")
 def flooded(tmp_path_factory):
-    """A notebook whose second cell prints 1 MiB after 1 MiB until its 2 s limit, run with a 4 MiB output limit."""
+    """(notebook, preprocessor) after a notebook whose second cell prints 1 MiB after 1 MiB until its 2 s limit
+    ran with a 4 MiB output limit."""
     nb = nbformat.v4.new_notebook(cells=[cell(None, "x = 1"), cell(None, FLOOD), cell(None, "print(x)")])
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    KernelSafeExecute(timeout=2, max_output_mb=4).preprocess(
-        nb, {"metadata": {"path": str(tmp_path_factory.mktemp("flood"))}})
-    return nb
+    executor = KernelSafeExecute(timeout=2, max_output_mb=4)
+    executor.preprocess(nb, {"metadata": {"path": str(tmp_path_factory.mktemp("flood"))}})
+    return nb, executor
 
 
-def test_a_cell_that_floods_its_output_past_its_time_limit_stops_the_kernel(flooded):
-    errors = [[o.ename for o in c.outputs if o.output_type == "error"] for c in flooded.cells]
-    assert errors[0] == [] and errors[1][-1:] == ["KernelFlooded"] and errors[2] == ["NotRun"], errors
+def test_after_a_flooding_cell_is_interrupted_the_later_cells_run(flooded):
+    nb, _ = flooded
+    errors = [[o.ename for o in c.outputs if o.output_type == "error"] for c in nb.cells]
+    assert errors == [[], ["CellTimeoutError"], []], errors
+    assert nb.cells[2].execution_count, "the cell after the flood ran (its output is past the limit: dropped)"
 
 
 def test_a_flooding_cell_keeps_only_the_output_limit(flooded):
-    printed = sum(len(o.get("text", "")) for o in flooded.cells[1].outputs if o.output_type == "stream")
+    printed = sum(len(o.get("text", "")) for o in flooded[0].cells[1].outputs if o.output_type == "stream")
     assert printed <= (4 << 20) + 1000, f"{printed} bytes of output kept"
+
+
+def test_the_longer_wait_for_a_flooding_cells_output_ends_with_the_cell(flooded):
+    _, executor = flooded
+    assert executor.iopub_timeout == KernelSafeExecute().iopub_timeout
+
+
+def test_an_interrupted_flooding_cell_waits_flood_wait_for_the_rest_of_its_output():
+    import asyncio
+    executor = KernelSafeExecute(timeout=2, max_output_mb=1, flood_wait=45, interrupt_on_timeout=False)
+    executor.cell_output_bytes = 2 << 20
+    with pytest.raises(Exception):  # without interrupt_on_timeout nbclient raises CellTimeoutError here
+        asyncio.run(executor._async_handle_timeout(2, nbformat.v4.new_code_cell("")))
+    assert executor.timed_out and executor.iopub_timeout == 45
