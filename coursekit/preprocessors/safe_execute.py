@@ -16,12 +16,18 @@ waiting out the limit; they would have failed anyway, unless the function hangs 
 submission's time limit (``grade --timeout``) stays the bound on the whole notebook.
 
 After the interrupt nbclient waits ``iopub_timeout`` (4 s) for the rest of the cell's output, and a kernel
-whose output does not end by then counts as unresponsive. A cell that printed more than ``max_output_mb`` and
-ran past its time limit may still have much output on its way (gigabytes, which the grader reads and drops),
-so whether that wait ended in time depended on the machine's load, and the same submission kept its later
-cells in one grading and lost them in the next. Such a cell's output gets ``flood_wait`` seconds instead.
+whose output does not end by then counts as unresponsive. A cell that printed gigabytes may still have much
+output on its way (which the grader reads and drops), so whether that wait ended in time depended on the
+machine's load, and the same submission kept its later cells in one grading and lost them in the next. So
+after the interrupt the grader first waits as long as the cell's output keeps arriving (``drain``, at most
+``flood_wait`` seconds); then, if the cell printed anything, nbclient's wait for the kernel to go idle is
+``flood_wait`` instead of ``iopub_timeout`` (the kernel may still be encoding its last large message, or the
+grader decoding it: seconds without new output on a busy machine). A cell that ignores the interrupt costs
+``iopub_timeout`` more when it printed nothing, ``flood_wait`` when it did.
 """
+import asyncio
 import ast
+import time
 
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -107,9 +113,10 @@ class KernelSafeExecute(Execute):
                  "submission printing gigabytes cannot fill the grader's memory").tag(config=True)
 
     flood_wait = Float(
-        30, help="Seconds to wait for the rest of the output of a cell that printed more than max_output_mb and "
-                 "was interrupted at its time limit (instead of iopub_timeout), before the kernel counts as "
-                 "unresponsive").tag(config=True)
+        30, help="Seconds the grader waits, after interrupting a cell at its time limit, while the cell's output "
+                 "is still arriving; and then, when the cell printed anything, for the kernel to go idle (instead "
+                 "of iopub_timeout)").tag(config=True)
+    flood_quiet = Float(1, help="Seconds without new output that end that wait").tag(config=True)
 
     def preprocess(self, nb, resources, km=None):
         """Execute every code cell; after a kernel failure, mark the remaining code cells as not run."""
@@ -168,9 +175,20 @@ class KernelSafeExecute(Execute):
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self.timed_out = True
-        if self.cell_output_bytes > self.max_output_mb << 20:  # nbclient reads iopub_timeout after this returns
+        reply = await super()._async_handle_timeout(timeout, cell)
+        await self.drain()
+        if self.cell_output_bytes:  # nbclient reads iopub_timeout after this returns
             self.iopub_timeout = max(self.iopub_timeout, self.flood_wait)
-        return await super()._async_handle_timeout(timeout, cell)
+        return reply
+
+    async def drain(self):
+        """Wait while the cell's output keeps arriving (nbclient reads it meanwhile), until flood_quiet seconds
+        pass without any or flood_wait seconds in all (the module's docstring)."""
+        deadline = time.monotonic() + self.flood_wait
+        seen = None
+        while seen != self.cell_output_bytes and time.monotonic() < deadline:
+            seen = self.cell_output_bytes
+            await asyncio.sleep(self.flood_quiet)
 
     def stub_hung_function(self, where):
         """After the cell where (a grade_id) was interrupted at its time limit: replace the function that hung
