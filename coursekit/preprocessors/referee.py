@@ -213,10 +213,11 @@ class Referee(NbGraderPreprocessor):
             return {grade_id: CellResult("", f"StudentCodeError: {error}") for grade_id, kind, _ in trusted
                     if kind == "test"}
         namespace = {"__name__": "__main__", **{name: proxy(student, name) for name in solution_ids(nb)}}
+        seconds = self.limit("test_timeout")
         try:
             with import_from(instructor, avoid=[cwd]):
                 results = referee_run(trusted, namespace, skip=self.skip_cells,
-                                      time_limit=lambda cell: student.time_limit(self.limit("test_timeout"), cell))
+                                      time_limit=lambda cell: student.time_limit(seconds, cell))
         finally:
             student.close()
         for result in results.values():

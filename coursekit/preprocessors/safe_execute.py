@@ -123,7 +123,6 @@ class KernelSafeExecute(Execute):
         self.stopped_in = None
         self.output_bytes = 0
         self.output_capped = False
-        self.cell_output_bytes = 0
         return super().preprocess(nb, resources, km)
 
     def create_kernel_manager(self):

@@ -98,7 +98,6 @@ class StudentProcess:
         self.answers = Answers()  # RestartingStudent hands a restarted worker those of the one before
         self.raised = []  # the exceptions ('Type: message') the submission's functions raised: its own text
         self.hung = None  # the function whose call ran past call_timeout or cell_limit, which stopped this worker
-        self.cell_limit = None  # the CellLimit of the cell the referee runs (RestartingStudent.time_limit)
         for pipe in (self.process.stdin, self.process.stdout):
             enlarge_pipe(pipe.fileno())
             os.set_blocking(pipe.fileno(), False)  # every wait is a select with the deadline
@@ -171,21 +170,21 @@ class StudentProcess:
         self.close()
         raise StudentCodeError(self.dead, self.defined)
 
-    def call(self, name, args):
+    def call(self, name, args, cell_limit=None):
         """(reply header, decoded {"result", "args"} or None) of the submission's function name on args.
 
-        One call may take call_timeout seconds, the calls of one cell together its time limit (cell_limit),
-        and all of them the referee's budget: a call past the first two stops the worker and counts as hung,
-        so that a function that hangs or is slow costs one limit, as in the notebook's kernel. A question
-        answered before gets its stored answer (Answers), unless it is audited; a function found unreliable
-        fails at once.
+        One call may take call_timeout seconds, the cell the referee runs its time limit (cell_limit, a
+        CellLimit, or None), and all calls together the referee's budget: a call past the first two stops the
+        worker and counts as hung, so that a function that hangs or is slow costs one limit, as in the
+        notebook's kernel. A question answered before gets its stored answer (Answers), unless it is audited; a
+        function found unreliable fails at once.
         """
         if self.dead:
             raise StudentCodeError(self.dead)
         if name in self.answers.unreliable:
             raise StudentCodeError(self.answers.unreliable[name])
-        if self.cell_limit and time.monotonic() >= self.cell_limit.deadline:
-            raise StudentCodeError(self.cell_limit.message(None))
+        if cell_limit and time.monotonic() >= cell_limit.deadline:
+            raise StudentCodeError(cell_limit.message(None))
         structure, buffers = wire.encode(list(args))
         request = self._frame({"call": name, "args": structure, "kinds": [mirror_kind(a) for a in args]}, buffers)
         key = Answers.key(request)
@@ -199,8 +198,8 @@ class StudentProcess:
         if self.call_timeout and self.call_timeout > 0:
             limits.append((time.monotonic() + self.call_timeout,
                            f"{name} ran past the {self.call_timeout:g} s time limit of one call"))
-        if self.cell_limit:
-            limits.append((self.cell_limit.deadline, self.cell_limit.message(name)))
+        if cell_limit:
+            limits.append((cell_limit.deadline, cell_limit.message(name)))
         self.deadline, self.over = min(limits, key=lambda limit: limit[0])
         limited = self.deadline < final
         try:
@@ -384,8 +383,6 @@ class RestartingStudent:
             yield
         finally:
             self.cell_limit = None
-            if self.process is not None:
-                self.process.cell_limit = None
 
     def call(self, name, args):
         """StudentProcess.call on the current worker (started again if a hung call stopped the last one)."""
@@ -409,9 +406,8 @@ class RestartingStudent:
                 raise StudentCodeError(self.failed) from None
             if limit:  # the new worker ran the submission's cells again: not time of this cell's calls
                 limit.deadline += time.monotonic() - started
-        self.process.cell_limit = self.cell_limit
         try:
-            return self.process.call(name, args)
+            return self.process.call(name, args, self.cell_limit)
         except StudentCodeError as error:
             if self.process.hung == name:
                 self.hung[name] = str(error)

@@ -139,10 +139,11 @@ def test_a_worker_that_cannot_be_started_again_fails_every_later_call_without_ne
 SLOW_F = "import time\ndef f(x):\n    time.sleep(0.5)\n    return x + 1"
 
 
-def restarting(tmp_path, cells, starts):
+def restarting(tmp_path, cells, starts, call_timeout=5, **limits):
+    """A RestartingStudent of the cells, unsandboxed, that counts its workers' starts in starts."""
     def start():
         starts.append(1)
-        return StudentProcess(cells, tmp_path, unsandboxed(), timeout=60, call_timeout=5)
+        return StudentProcess(cells, tmp_path, unsandboxed(), timeout=60, call_timeout=call_timeout, **limits)
     return RestartingStudent(start)
 
 
@@ -183,14 +184,9 @@ def test_a_call_after_the_cells_limit_fails_without_stopping_the_worker(tmp_path
 
 
 def test_starting_a_new_worker_does_not_use_up_the_cells_limit(tmp_path):
-    starts = []
-
-    def start():  # the worker runs the submission's cells again: 1.5 s here
-        starts.append(1)
-        return StudentProcess([HANGS_IN_F, "import time\ntime.sleep(1.5)", DEFINES_G], tmp_path, unsandboxed(),
-                              timeout=60, call_timeout=1, cell_timeout=5)
-
-    student = RestartingStudent(start)
+    starts = []  # each worker runs the submission's cells again: 1.5 s here
+    student = restarting(tmp_path, [HANGS_IN_F, "import time\ntime.sleep(1.5)", DEFINES_G], starts, call_timeout=1,
+                         cell_timeout=5)
     try:
         with pytest.raises(StudentCodeError, match="f ran past"):
             proxy(student, "f")(np.array([1.0]))

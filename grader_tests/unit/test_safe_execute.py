@@ -5,7 +5,9 @@ cell. Its answer cells (nbgrader solution cells, grade_id = the function's name)
 which does not, h, which raises, and k, a loop behind functools.lru_cache (a wrapper with no code of its own); a given cell defines check,
 the instructor's helper that calls an answer.
 """
+import asyncio
 import logging
+import time
 
 import nbformat
 import pytest
@@ -152,11 +154,8 @@ def test_a_flooding_cell_keeps_only_the_output_limit(flooded):
     assert printed <= (4 << 20) + 1000, f"{printed} bytes of output kept"
 
 
-
 def draining(arrives_for, **options):
     """Seconds KernelSafeExecute.drain waited while output arrived for arrives_for seconds."""
-    import asyncio
-    import time
     executor = KernelSafeExecute(**options)
     executor.cell_output_bytes = 0
 

@@ -180,4 +180,3 @@ def test_tasks_and_results_are_immutable_records():
         Task("autograde", "week1", "alice", "log").student = "bob"
     with pytest.raises(AttributeError):
         Result("alice", True).done = False
-
