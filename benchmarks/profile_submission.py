@@ -233,12 +233,12 @@ def instrument(meter):
 
     def student_call(original):
         @functools.wraps(original)
-        def wrapper(self, name, args):
+        def wrapper(self, name, args, *rest, **kwargs):
             meter.calls += 1
             meter.call_names[name] += 1
             started, stored = time.process_time(), self.answers.hits
             try:
-                return original(self, name, args)
+                return original(self, name, args, *rest, **kwargs)
             finally:
                 meter.call_grader += time.process_time() - started
                 meter.answered += self.answers.hits - stored

@@ -116,6 +116,13 @@ def test_the_notebook_keeps_no_name_of_the_grader(executed):
     assert printed(nb.cells[15]) == "[]\n"
 
 
+def test_an_error_shows_the_line_of_each_frame_without_ipythons_context(executed):
+    nb, _ = executed
+    shown = "\n".join(nb.cells[9].outputs[-1].traceback)
+    assert "raise ValueError('wrong')" in shown, f"the student should see the line that raised: {shown}"
+    assert "---->" not in shown, f"the kernel formatted the error in IPython's Context mode (slow): {shown}"
+
+
 def test_the_error_shows_no_code_of_the_grader(executed):
     nb, _ = executed
     shown = "".join(nb.cells[4].outputs[-1].traceback)
