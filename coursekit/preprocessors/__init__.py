@@ -9,27 +9,31 @@
 - ``KernelSafeExecute`` (safe_execute.py) in place of nbgrader's Execute: a dead or stuck kernel costs only
   the cells it did not run, and its kernels start in the sandbox (``SandboxedKernelManager``);
 - ``Referee`` (referee.py) after it: every test cell runs again outside the student's kernel;
+- ``CheckCellMetadata`` (check_cell_metadata.py) in place of nbgrader's, in both of Autograde's pipelines:
+  the same checks, with the metadata's schema checked once per process instead of once per cell;
 - ``HideHiddenTests`` (hide_hidden_tests.py) last in GenerateFeedback: no hidden test code in feedback.
 """
+from .check_cell_metadata import CheckCellMetadata
 from .hide_hidden_tests import HideHiddenTests
 from .rebuild import RebuildFromSource
 from .referee import Referee
 from .safe_execute import KernelSafeExecute
 
-__all__ = ["HideHiddenTests", "KernelSafeExecute", "RebuildFromSource", "Referee", "install"]
+__all__ = ["CheckCellMetadata", "HideHiddenTests", "KernelSafeExecute", "RebuildFromSource", "Referee", "install"]
 
 
 def install(c):
     """Put the kit's preprocessors into nbgrader's autograde and feedback pipelines of the config c."""
     from nbgrader.converters import Autograde, GenerateFeedback
+    from nbgrader.preprocessors import CheckCellMetadata as NbgraderCheckCellMetadata
     from nbgrader.preprocessors import DeduplicateIds, Execute
 
     from ..sandbox import SandboxedKernelManager
-    autograde = [KernelSafeExecute if p is Execute else p
-                 for p in Autograde.class_traits()["autograde_preprocessors"].default()]
+    ours = {Execute: KernelSafeExecute, NbgraderCheckCellMetadata: CheckCellMetadata}
+    autograde = [ours.get(p, p) for p in Autograde.class_traits()["autograde_preprocessors"].default()]
     autograde.insert(autograde.index(KernelSafeExecute) + 1, Referee)
     c.Autograde.autograde_preprocessors = autograde
-    sanitize = list(Autograde.class_traits()["sanitize_preprocessors"].default())
+    sanitize = [ours.get(p, p) for p in Autograde.class_traits()["sanitize_preprocessors"].default()]
     sanitize.insert(sanitize.index(DeduplicateIds), RebuildFromSource)
     c.Autograde.sanitize_preprocessors = sanitize
     c.Execute.kernel_manager_class = SandboxedKernelManager
