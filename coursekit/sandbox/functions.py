@@ -102,7 +102,6 @@ class StudentProcess:
             enlarge_pipe(pipe.fileno())
             os.set_blocking(pipe.fileno(), False)  # every wait is a select with the deadline
         self.reader = wire.Reader(self.process.stdout.fileno(), wait=lambda: self._wait(readable=True))
-        self.received = 0  # bytes read from the worker so far
         self.defined = None
         self._send({"cells": cells})
         self._run_cells(cell_timeout)
@@ -156,7 +155,6 @@ class StudentProcess:
         if not self.reader.buffered():
             self._wait(readable=True)  # the worker is still at work: wait, then read all it sent at once
         data = self.reader.read_exactly(size)
-        self.received += len(data)
         if len(data) < size:
             self._fail("the submission's process ended (os._exit, a crash, or running out of memory)")
         return data
@@ -206,7 +204,6 @@ class StudentProcess:
         limited = self.deadline < final
         try:
             self._send_parts(request)
-            received = self.received
             header, buffers = self._receive()
         except StudentCodeError:
             if limited and time.monotonic() >= self.deadline:
@@ -218,7 +215,7 @@ class StudentProcess:
         value = wire.decode(header.get("value"), buffers)
         if known is None:
             if header.get("ok"):  # an error's text may differ between two runs (an object's address in it)
-                self.answers.put(key, header, buffers, self.received - received)
+                self.answers.put(key, header, value)
         elif not same_reply(known, (header, value)):
             raise StudentCodeError(self.answers.differed(name))
         return header, value
@@ -239,9 +236,8 @@ REPLY_KEYS = ("ok", "result_aliases_arg")  # what of a reply's header a stored a
 class Answers:
     """The replies of the calls answered so far, by the SHA-256 of their request frame.
 
-    A reply is stored as it came (its structure and a copy of its buffers' bytes) and decoded afresh each time
-    it is handed out, so that what a caller does to one answer never changes the next. Replies of at most LIMIT
-    bytes (their frames' sizes) are kept per submission; later ones are not stored.
+    A reply is stored and handed out as fresh copies, so that what a caller does to one answer never changes
+    the next. Replies of at most LIMIT bytes (value_bytes) are kept per submission; later ones are not stored.
 
     About one repeated question in ``audit`` is asked again all the same: those whose digest is 0 modulo audit,
     so the same ones in every grading of the submission (grades stay identical run to run). A function whose
@@ -276,7 +272,7 @@ class Answers:
     def get(self, key):
         """(reply header, decoded value) of the request key, or None when it was not answered yet."""
         reply = self.replies.get(key)
-        return None if reply is None else (reply[0], wire.decode(reply[1], reply[2]))
+        return None if reply is None else (reply[0], fresh(reply[1]))
 
     def audit_now(self, key):
         """Whether to ask the repeated question key again all the same; counts it."""
@@ -286,12 +282,11 @@ class Answers:
         self.hits += 1
         return False
 
-    def put(self, key, header, buffers, size):
-        """Store a reply that succeeded (its outcome, its value's structure and buffers as received, size bytes
-        in its frame), while the replies stay within LIMIT bytes."""
+    def put(self, key, header, value):
+        """Store a reply that succeeded (its outcome and value), while the replies stay within LIMIT bytes."""
+        size = value_bytes(value)
         if self.size + size <= self.LIMIT:
-            self.replies[key] = ({k: header.get(k) for k in REPLY_KEYS}, header.get("value"),
-                                 [bytes(buffer) for buffer in buffers])
+            self.replies[key] = ({k: header.get(k) for k in REPLY_KEYS}, fresh(value))
             self.size += size
 
     def differed(self, name):
@@ -320,6 +315,30 @@ def same_value(a, b):
     if type(a) in (list, tuple):
         return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
     return repr(a) == repr(b)
+
+
+def fresh(value):
+    """A copy of a decoded value: its arrays, dicts, lists and tuples are new, the rest is immutable."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if type(value) is dict:
+        return {k: fresh(v) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(fresh(v) for v in value)
+    return value
+
+
+def value_bytes(value):
+    """About the bytes a decoded value holds: its arrays' and strings' own, and 64 for every other item."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, str):
+        return len(value)
+    if type(value) is dict:
+        return 64 + sum(len(k) + value_bytes(v) for k, v in value.items())
+    if type(value) in (list, tuple):
+        return 64 + sum(value_bytes(v) for v in value)
+    return 64
 
 
 class CellLimit:
