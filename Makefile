@@ -18,7 +18,7 @@ demo: setup
 
 # Two test modules at a time (pytest-xdist; a module's shared set-up, such as a graded batch, runs once; the
 # longest first, grader_tests/conftest.py), then the browser tests alone; the run fails if either part fails.
-# pytest's exit status 2 (interrupted: Ctrl-C, or a module that could not be collected) ends the run there.
+# pytest's exit status 2 (interrupted: Ctrl-C) ends the run there.
 test: setup
 	status=0; \
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not browser" --durations=15 \

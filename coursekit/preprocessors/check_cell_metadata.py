@@ -12,8 +12,8 @@ import traceback
 
 import jsonschema
 from nbformat.notebooknode import NotebookNode
-from nbgrader.nbgraderformat.common import BaseMetadataValidator, SchemaTooNewError, SchemaTooOldError
-from nbgrader.nbgraderformat.v3 import MetadataValidatorV3, ValidationError
+from nbgrader.nbgraderformat import MetadataValidator as NbgraderMetadataValidator
+from nbgrader.nbgraderformat.common import BaseMetadataValidator, SchemaTooNewError, SchemaTooOldError, ValidationError
 from nbgrader.preprocessors import CheckCellMetadata as NbgraderCheckCellMetadata
 
 
@@ -47,9 +47,9 @@ class SchemaCheckedOnce(BaseMetadataValidator):
             raise error
 
 
-class MetadataValidator(MetadataValidatorV3, SchemaCheckedOnce):
-    """nbgrader's current MetadataValidator; its validate_cell's call of the base class's lands in
-    SchemaCheckedOnce."""
+class MetadataValidator(NbgraderMetadataValidator, SchemaCheckedOnce):
+    """nbgrader's MetadataValidator (of its current schema version); its validate_cell's call of the base
+    class's lands in SchemaCheckedOnce."""
 
 
 class CheckCellMetadata(NbgraderCheckCellMetadata):

@@ -33,7 +33,7 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Enum, Float, Integer, Unicode
+from traitlets import CaselessStrEnum, Enum, Float, Integer
 
 from ..course.notebooks import nbgrader_meta, solution_ids
 from ..sandbox import instructor_folder
@@ -118,7 +118,7 @@ class KernelSafeExecute(Execute):
                  "of iopub_timeout)").tag(config=True)
     flood_quiet = Float(1, help="Seconds without new output that end that wait").tag(config=True)
 
-    traceback_mode = Unicode("Plain", help=(
+    traceback_mode = CaselessStrEnum(["", "Context", "Plain", "Verbose", "Minimal", "Docs"], "Plain", help=(
         "IPython's exception mode (%xmode) in the grading kernel. Plain shows each frame's file, line and code, "
         "as Python does; IPython's default, Context, adds the lines around each and colours, which costs about "
         "20 ms per failing cell and 0.1 s of imports for the first one (an untouched notebook fails every test "
