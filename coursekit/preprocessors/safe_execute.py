@@ -120,10 +120,10 @@ class KernelSafeExecute(Execute):
 
     traceback_mode = CaselessStrEnum(["", "Context", "Plain", "Verbose", "Minimal", "Docs"], "Plain", help=(
         "IPython's exception mode (%xmode) in the grading kernel. Plain shows each frame's file, line and code, "
-        "as Python does; IPython's default, Context, adds the lines around each and colours, which costs about "
-        "20 ms per failing cell and 0.1 s of imports for the first one (an untouched notebook fails every test "
-        "cell). Feedback shows a test cell's error as its name and message either way (HideHiddenTests). "
-        "Empty: the kernel's default.")).tag(config=True)
+        "as Python does; IPython's default, Context, adds the highlighted lines around each, which costs about "
+        "20 ms per failing cell, 70 ms for the first one (the imports of its formatting), in-process; an "
+        "untouched notebook fails every test cell. Feedback shows a test cell's error as its name and message "
+        "either way (HideHiddenTests). Empty: the kernel's default.")).tag(config=True)
 
     async def async_start_new_kernel(self, **kwargs):
         """nbclient's start of the kernel, in traceback_mode unless extra_arguments set a mode already."""
