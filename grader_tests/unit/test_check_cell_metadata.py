@@ -10,10 +10,10 @@ import pytest
 from nbgrader.nbgraderformat import MetadataValidator as NbgraderValidator
 from nbgrader.nbgraderformat import SchemaTooNewError, SchemaTooOldError, ValidationError
 from nbgrader.preprocessors import CheckCellMetadata as NbgraderCheckCellMetadata
+from traitlets.config import Config
 
 from coursekit.course.notebooks import cells_by_id
-from coursekit.preprocessors import install
-from coursekit.preprocessors import check_cell_metadata
+from coursekit.preprocessors import check_cell_metadata, install
 from coursekit.preprocessors.check_cell_metadata import CheckCellMetadata, MetadataValidator
 
 
@@ -76,7 +76,6 @@ def test_the_schema_is_checked_once_for_many_notebooks(source_nb, monkeypatch):
 
 
 def test_autograde_uses_the_kits_check_in_both_pipelines():
-    from traitlets.config import Config
     c = Config()
     install(c)
     pipelines = [c.Autograde.sanitize_preprocessors, c.Autograde.autograde_preprocessors]
