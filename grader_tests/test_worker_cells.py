@@ -74,7 +74,7 @@ def both_ways(release_nb, source_nb):
     """name -> (outcome with the whole given cells, outcome with the pruned ones) for every catalogue entry."""
     reference = reference_answers(source_nb)
     entries = all_entries()
-    sources = [worker_sources(submission(entry, release_nb, reference), SKIP_CELLS) for entry in entries]
+    sources = [worker_sources(submission(entry, release_nb, reference).cells, SKIP_CELLS) for entry in entries]
     helpers = REPO / "source" / "backprop"  # the worker's folder holds the instructor's helper module
     pruned = run_workers([worker_cells(cells, {"backprop_checks"}) for cells in sources], helpers)
     whole = run_workers([[source for source, _ in cells] for cells in sources], helpers)
@@ -82,7 +82,7 @@ def both_ways(release_nb, source_nb):
 
 
 def test_the_lessons_worker_imports_neither_matplotlib_nor_sklearn(release_nb, source_nb):
-    cells = worker_sources(submission(all_entries()[0], release_nb, reference_answers(source_nb)), SKIP_CELLS)
+    cells = worker_sources(submission(all_entries()[0], release_nb, reference_answers(source_nb)).cells, SKIP_CELLS)
     pruned = "\n".join(worker_cells(cells, {"backprop_checks"}))
     assert "matplotlib" not in pruned and "sklearn" not in pruned and "import numpy as np" in pruned
 

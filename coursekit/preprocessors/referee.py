@@ -9,6 +9,11 @@ through proxies (``sandbox/functions.py``) that send arrays, never pickles, to t
 change the function made to its arguments. A test cell that passed in the notebook but whose hidden checks fail
 here gets an error output, so nbgrader's SaveAutoGrades scores it 0, and the student's feedback says why.
 
+When the notebook's kernel stopped (it died, or hung past the interrupt: ``safe_execute.kernel_stop``), the
+referee runs only the cells before the one where it stopped: the tests from there on score 0 in the notebook
+anyway, and running the cell again would cost the worker its time limit a second time. Their results say that
+the kernel stopped.
+
 Nothing of the submission's folder is ever imported here: the instructor's cells import the instructor's
 helper modules from ``source/<assignment>/`` (``import_from``), never from the autograded folder, where a
 student's ``backprop_checks/`` package or ``sklearn.py`` would shadow them and run as the grader. Every module
@@ -35,6 +40,7 @@ from traitlets import Bool, Float, List, Unicode
 from ..course.notebooks import nbgrader_meta, solution_ids
 from ..sandbox import Sandbox, instructor_folder, instructor_modules, reachable
 from ..sandbox.functions import OVER_BUDGET, RestartingStudent, StudentCodeError, StudentProcess, proxy
+from .safe_execute import KernelSafeExecute, kernel_stop, not_run
 
 VERDICT_ERROR = "HiddenCheckFailed"
 
@@ -138,11 +144,15 @@ class Referee(NbGraderPreprocessor):
             cell.get("metadata", {}).pop("coursekit", None)
         if not self.enabled:
             return nb, resources
-        trusted = trusted_cells(nb)
-        if not any(kind == "test" for _, kind, _ in trusted):
+        if not any(kind == "test" for _, kind, _ in trusted_cells(nb.cells)):
             return nb, resources
+        stopped = kernel_stop(resources)
+        ran = nb.cells[:stopped["index"]] if stopped else nb.cells
+        trusted = trusted_cells(ran)
         cwd = resources.get("metadata", {}).get("path") or os.getcwd()
-        results = self.referee(nb, trusted, cwd)
+        results = self.referee(nb, ran, trusted, cwd) if any(kind == "test" for _, kind, _ in trusted) else {}
+        if stopped:
+            results.update(not_run_results(nb.cells, stopped))
         for cell in nb.cells:
             grade_id = nbgrader_meta(cell).get("grade_id")
             if utils.is_grade(cell) and cell.cell_type == "code" and grade_id in results:
@@ -182,7 +192,6 @@ class Referee(NbGraderPreprocessor):
     def notebook_timeout(self):
         """The notebook's limit per cell (KernelSafeExecute's timeout, c.Execute.timeout); None when it is off
         (None, 0 or -1, as in nbclient)."""
-        from .safe_execute import KernelSafeExecute
         limit = KernelSafeExecute(config=self.config).timeout
         return limit if limit and limit > 0 else None
 
@@ -196,10 +205,13 @@ class Referee(NbGraderPreprocessor):
             limit = {"test_timeout": notebook and 2 * notebook, "cell_timeout": notebook or 30}.get(name, notebook)
         return limit if limit and limit > 0 else None
 
-    def referee(self, nb, trusted, cwd):
-        """grade_id -> CellResult of every test cell, run in this process against the sandboxed worker."""
+    def referee(self, nb, ran, trusted, cwd):
+        """grade_id -> CellResult of every test cell of trusted, run in this process against the sandboxed worker.
+
+        ran: the cells of nb that ran in the notebook's kernel (all, or those before the one where it stopped);
+        the worker runs the submission's among them."""
         instructor = getattr(self, "instructor", None)
-        worker_cells = reachable.worker_cells(worker_sources(nb, self.skip_cells), instructor_modules(instructor),
+        worker_cells = reachable.worker_cells(worker_sources(ran, self.skip_cells), instructor_modules(instructor),
                                               self.droppable_imports)
         sandbox = Sandbox(parent=self)
         if instructor is None:
@@ -282,10 +294,11 @@ def import_from(instructor, avoid=()):
         sys.modules.update(hidden)
 
 
-def worker_sources(nb, skip_cells=()):
-    """(source, given) of the code cells the referee's worker runs, in notebook order: every cell but the test
-    cells and the given cells of skip_cells; given tells the instructor's given cells from the submission's."""
-    return [(c.source, given(c)) for c in nb.cells if c.cell_type == "code" and not utils.is_grade(c)
+def worker_sources(cells, skip_cells=()):
+    """(source, given) of the code cells (of a notebook's cells) the referee's worker runs, in notebook order:
+    every cell but the test cells and the given cells of skip_cells; given tells the instructor's given cells
+    from the submission's."""
+    return [(c.source, given(c)) for c in cells if c.cell_type == "code" and not utils.is_grade(c)
             and nbgrader_meta(c).get("grade_id") not in skip_cells]
 
 
@@ -302,11 +315,21 @@ def given(cell):
     return instructors(cell) and not nbgrader_meta(cell).get("grade")
 
 
-def trusted_cells(nb):
-    """The instructor's code cells of an autograded notebook, as (grade_id, "given" or "test", source).
+def not_run_results(cells, stopped):
+    """grade_id -> CellResult of the test cells among cells (a notebook's) from the one where the kernel
+    stopped on (stopped: safe_execute.kernel_stop): they score 0 in the notebook, so the referee does not run
+    them, and its result, which the feedback shows, says what the kernel did."""
+    return {nbgrader_meta(c)["grade_id"]: CellResult("", stopped["error"] if i == stopped["index"]
+                                                      else not_run(stopped["cell"]))
+            for i, c in enumerate(cells) if i >= stopped["index"] and instructors(c) and not given(c)}
+
+
+def trusted_cells(cells):
+    """The instructor's code cells among an autograded notebook's cells, as (grade_id, "given" or "test",
+    source).
 
     They are the locked cells (``instructors``). Solution cells and cells without a grade_id are the student's:
     they run only in the sandboxed worker.
     """
     return [(nbgrader_meta(c)["grade_id"], "given" if given(c) else "test", c.source)
-            for c in nb.cells if instructors(c)]
+            for c in cells if instructors(c)]

@@ -6,7 +6,8 @@ deletes the autograded notebook and records no grade. ``KernelSafeExecute`` (set
 the first of ``Autograde.autograde_preprocessors``) turns those cases into error outputs instead: the cell
 that was running and every later code cell get an error, so their test cells score 0, while the cells that
 ran before keep their outputs and their points. nbgrader's ``SaveAutoGrades`` then records the grades as
-usual. The behaviour is the same whether or not a student's code could tell it is being graded.
+usual. Where the kernel stopped goes into the pipeline's resources (``kernel_stop``), where the Referee reads
+it. The behaviour is the same whether or not a student's code could tell it is being graded.
 
 A function that hangs costs one cell's time limit, not one per cell that calls it: when a cell runs past
 ``c.Execute.timeout`` and the interrupt stops it, the innermost answer function (an autograded answer cell's
@@ -91,6 +92,17 @@ def error_output(ename, evalue):
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
+def not_run(stopped_in):
+    """The error of a code cell after the one (a cell_name) where the kernel stopped: 'NotRun: ...'."""
+    return f"NotRun: the kernel stopped while running {stopped_in}, so this cell was not run"
+
+
+def kernel_stop(resources):
+    """Where the notebook's kernel stopped, as KernelSafeExecute left it in the pipeline's resources: {"index":
+    the cell's position, "cell": its cell_name, "error": its 'Name: message'}, or None when every cell ran."""
+    return ((resources or {}).get("coursekit") or {}).get("kernel_stopped")
+
+
 def cell_name(cell, index):
     """The cell's nbgrader grade_id, or its position when it has none."""
     return nbgrader_meta(cell).get("grade_id") or f"cell {index + 1}"
@@ -136,6 +148,8 @@ class KernelSafeExecute(Execute):
     def preprocess(self, nb, resources, km=None):
         """Execute every code cell; after a kernel failure, mark the remaining code cells as not run."""
         self.stopped_in = None
+        if resources is not None:  # the Referee reads it (kernel_stop)
+            resources.setdefault("coursekit", {})["kernel_stopped"] = None
         self.output_bytes = 0
         self.output_capped = False
         return super().preprocess(nb, resources, km)
@@ -166,8 +180,7 @@ class KernelSafeExecute(Execute):
         """Execute one cell, or mark it not run when the kernel has already stopped."""
         if self.stopped_in is not None:
             if cell.cell_type == "code":
-                cell.outputs = [error_output(
-                    "NotRun", f"the kernel stopped while running {self.stopped_in}, so this cell was not run")]
+                cell.outputs = [error_output(*not_run(self.stopped_in).split(": ", 1))]
             return cell, resources
         self.timed_out = False
         self.cell_output_bytes = 0
@@ -225,6 +238,9 @@ class KernelSafeExecute(Execute):
         """Record the kernel failure in the cell, stop the kernel, and log it for the grader."""
         self.stopped_in = cell_name(cell, index)
         cell.outputs = list(cell.get("outputs", [])) + [error_output(ename, message)]
+        if self.resources is not None:
+            self.resources.setdefault("coursekit", {})["kernel_stopped"] = {
+                "index": index, "cell": self.stopped_in, "error": f"{ename}: {message}"}
         self.log.error("%s %s in %s", KERNEL_STOPPED, ename, self.stopped_in)
         self.kill_kernel()
         return cell, self.resources

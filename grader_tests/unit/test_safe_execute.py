@@ -12,7 +12,7 @@ import time
 import nbformat
 import pytest
 
-from coursekit.preprocessors.safe_execute import TIMED_OUT, KernelSafeExecute, function_name
+from coursekit.preprocessors.safe_execute import TIMED_OUT, KernelSafeExecute, function_name, kernel_stop
 
 LOOP = "while True:\n    pass"
 CELLS = [
@@ -201,3 +201,30 @@ def test_without_new_output_the_wait_ends_after_flood_quiet():
 def test_the_longer_wait_for_a_flooding_cells_kernel_ends_with_the_cell(flooded):
     _, executor = flooded
     assert executor.iopub_timeout == KernelSafeExecute().iopub_timeout
+
+
+@pytest.fixture(scope="module")
+def died(tmp_path_factory):
+    """(notebook, resources) after a notebook whose second cell ends the kernel's process."""
+    nb = nbformat.v4.new_notebook(cells=[cell(None, "x = 1"), cell(None, "import os\nos._exit(1)"),
+                                         cell(None, "print(x)")])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return KernelSafeExecute(timeout=5).preprocess(nb, {"metadata": {"path": str(tmp_path_factory.mktemp("died"))}})
+
+
+def test_the_resources_tell_the_referee_where_the_kernel_stopped(died):
+    _, resources = died
+    assert kernel_stop(resources) == {
+        "index": 1, "cell": "cell 2",
+        "error": "KernelDied: the kernel died while running this cell (a crash, an exit, or the grading time limit)"}
+
+
+def test_the_cells_after_the_kernel_stopped_say_so(died):
+    nb, _ = died
+    assert [(o.ename, o.evalue) for o in nb.cells[2].outputs] == [
+        ("NotRun", "the kernel stopped while running cell 2, so this cell was not run")]
+
+
+def test_when_every_cell_ran_the_resources_say_the_kernel_did_not_stop(flooded):
+    _, executor = flooded
+    assert kernel_stop(executor.resources) is None
