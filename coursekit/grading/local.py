@@ -35,9 +35,10 @@ def redirect_output(log_path):
     os.close(fd)
 
 
-def worker_main(course, index, conn, core=None):
+def worker_main(course, index, conn, core=None, kernels=False):
     """Entry point of a worker process: run the tasks the parent sends until it sends None; on the CPU core
-    numbered core, if not None."""
+    numbered core, if not None. kernels: the tasks run notebooks (autograde), so the kernel zygote starts at
+    once (sandbox.start_zygote)."""
     os.setsid()
     if core is not None:
         # The grader, its kernel and its referee worker take turns (thousands of round trips per submission):
@@ -49,8 +50,11 @@ def worker_main(course, index, conn, core=None):
 
         from ..course.config import course_directory, kit_folder
         from ..course.gradebook import open_gradebook  # noqa: F401 - its import makes SQLite wait for locks
+        from ..sandbox import start_zygote
         api = NbGraderAPI(config=course_directory(course).config)
         redirect_output(kit_folder(api.coursedir) / "logs" / f"worker-{index}.log")
+        if kernels:
+            start_zygote(api.config)
     except Exception as error:
         conn.send({"failed": f"{type(error).__name__}: {error}"})
         return
@@ -72,12 +76,12 @@ def worker_main(course, index, conn, core=None):
 class Worker:
     """A worker process seen from the parent: its pipe, its current task and when that task started."""
 
-    def __init__(self, course, index, core=None):
+    def __init__(self, course, index, core=None, kernels=False):
         context = worker_context()
         self.index = index
-        self.core = core
+        self.core, self.kernels = core, kernels
         self.conn, child_conn = context.Pipe()
-        self.process = context.Process(target=worker_main, args=(str(course), index, child_conn, core),
+        self.process = context.Process(target=worker_main, args=(str(course), index, child_conn, core, kernels),
                                        daemon=True, name=f"coursekit-grader-{index}")
         self.process.start()
         child_conn.close()
@@ -196,7 +200,7 @@ def run_tasks(pool, tasks, check, course):
         for index, worker in enumerate(pool):
             if worker.task and check(worker) and not worker.process.is_alive():
                 worker.close(wait=0)
-                pool[index] = Worker(course, worker.index, worker.core)
+                pool[index] = Worker(course, worker.index, worker.core, worker.kernels)
 
 
 def close_pool(pool):
