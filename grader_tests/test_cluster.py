@@ -113,6 +113,29 @@ def test_a_run_with_nothing_changed_grades_nothing_on_the_cluster(on_local_clust
     assert not again.graded and len(again.up_to_date) == len(local[0])
 
 
+def test_a_cluster_worker_grades_task_after_task_in_one_unpinned_grading_process(batch, local, tmp_path):
+    """remote.grade_remotely, as a Dask worker's thread runs it: one grading process for every task (no new
+    process and kernel zygote per submission), on every core (other Dask workers may share the machine)."""
+    from coursekit.grading import remote
+    from coursekit.grading.local import close_pool
+    course = copy_of(batch, tmp_path)
+    bundle = remote.assignment_bundle(course, ASSIGNMENT, 240)
+    pids, scores = [], {}
+    try:
+        for student in ("correct", "no-relu-mask"):
+            folder = course / "submitted" / student / ASSIGNMENT
+            graded = remote.grade_remotely(bundle, remote.submission_bundle(course, ASSIGNMENT, student, folder))
+            scores[student] = graded.result.score
+            (worker,) = remote._pools[threading.get_ident()][1]
+            pids.append(worker.process.pid)
+            assert os.sched_getaffinity(worker.process.pid) == os.sched_getaffinity(0), "the worker was pinned"
+    finally:
+        close_pool(remote._pools.pop(threading.get_ident(), (None, []))[1])
+    assert pids[0] == pids[1], "the second task started a grading process of its own"
+    assert scores == {student: sum(cell[0] or 0 for cell in local[0][student]["cells"].values())
+                      for student in scores}
+
+
 class DaskProcesses:
     """``dask scheduler`` and ``dask worker`` processes on loopback, each in a folder of its own."""
 

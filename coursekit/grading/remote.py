@@ -152,6 +152,23 @@ class QuietProgress:
         pass
 
 
+_pools = {}  # thread -> (course, the grading worker kept for it): kept_pool
+
+
+def kept_pool(course):
+    """This thread's grading worker for its private course (a pool of one, local.Worker), kept from task to
+    task: each task would otherwise fork a worker and start its kernel zygote again (about 2 s of CPU). The
+    pool kept for another course of this thread (an earlier version of the assignment) is closed."""
+    from .local import close_pool
+    thread = threading.get_ident()
+    kept = _pools.get(thread)
+    if kept is None or kept[0] != course:
+        if kept is not None:
+            close_pool(kept[1])
+        kept = _pools[thread] = (course, [])
+    return kept[1]
+
+
 def grade_remotely(bundle, submission):
     """Grade one submission in this process's private course; the Graded result (the worker's side)."""
     from .run import grade_class
@@ -165,7 +182,7 @@ def grade_remotely(bundle, submission):
                                           fields=("manual_score", "extra_credit", "manual_comment"),
                                           late_penalty=False)
     run = grade_class(course, assignment, workers=1, time_limit=bundle.time_limit, students=[student],
-                      progress=QuietProgress())
+                      progress=QuietProgress(), pool=kept_pool(course))
     outcome = run.graded[0]
     autograded = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
     log = kit_folder(coursedir) / "logs" / assignment / f"{student}.log"

@@ -32,12 +32,13 @@ class Run:
 class Grader:
     """Grades a list of submissions of one assignment with a pool of workers; records every outcome."""
 
-    def __init__(self, course, assignment, notebooks, pool, size, time_limit, progress, grace=None, scheduler=None):
+    def __init__(self, course, assignment, notebooks, pool, size, time_limit, progress, grace=None, scheduler=None,
+                 pin=True):
         from ..course.config import course_directory
         self.course, self.assignment, self.notebooks = Path(course), assignment, notebooks
         self.scheduler = scheduler
         self.coursedir = course_directory(course)
-        self.pool, self.size = pool, size
+        self.pool, self.size, self.pin = pool, size, pin
         self.time_limit, self.progress = time_limit, progress
         # after the time limit the kernel is killed; the worker then has this long to record the cells that ran
         self.grace = max(10.0, min(60.0, time_limit / 4)) if grace is None else grace
@@ -83,10 +84,14 @@ class Grader:
         return self.outcomes
 
     def start_workers(self, size):
-        """Start workers until the pool has size of them, each on a core of its own when there are enough."""
-        cores = cores_for(size)
+        """Start workers until the pool has size of them, each on a core of its own when there are enough and
+        pin is set; a worker of a kept pool that died since its last run is dropped first."""
+        cores = cores_for(size) if self.pin else [None] * size
+        for worker in [worker for worker in self.pool if not worker.process.is_alive()]:
+            worker.close(wait=0)
+            self.pool.remove(worker)
         while len(self.pool) < size:
-            self.pool.append(Worker(self.course, len(self.pool) + 1, cores[len(self.pool)]))
+            self.pool.append(Worker(self.course, len(self.pool) + 1, cores[len(self.pool)], kernels=True))
 
     def check(self, worker):
         """Record the outcome of the worker's task if it is over (answered, died or timed out); whether it is."""
@@ -168,13 +173,16 @@ def gradebook_grade_ids(course, assignment):
 
 
 def grade_class(course, assignment, workers=None, time_limit=DEFAULT_TIME_LIMIT, students=(), force=False,
-                progress=None, grace=None, scheduler=None):
+                progress=None, grace=None, scheduler=None, pool=None):
     """Autograde the assignment's submissions that need it; return a Run.
 
     students: grade only these (whether changed or not); force: grade every submission again; time_limit:
     seconds per submission, after which its kernel is killed; grace: seconds the worker then has to record
     the cells that ran before it is killed too (default: a quarter of the limit, 10 to 60 s); scheduler: the
-    address of a Dask scheduler to grade on (dask.py) instead of this machine's workers.
+    address of a Dask scheduler to grade on (dask.py) instead of this machine's workers; pool: a list of
+    workers (local.Worker) to grade with and to leave open afterwards, idle, for the next run (a Dask worker
+    keeps one: remote.py), whose workers are not pinned to cores (other Dask workers may share the machine); by
+    default the run starts its own, pinned, and closes them.
     """
     started = time.monotonic()
     course = Path(course).resolve()
@@ -186,7 +194,7 @@ def grade_class(course, assignment, workers=None, time_limit=DEFAULT_TIME_LIMIT,
     if not scheduler:
         remove_stale_kernel_folders()
         start_fork_server()
-    pool = []
+    kept, pool = pool is not None, [] if pool is None else pool
     try:
         from ..course.config import course_directory
         from ..course.gradebook import graded_students, require_assignment
@@ -201,13 +209,15 @@ def grade_class(course, assignment, workers=None, time_limit=DEFAULT_TIME_LIMIT,
             raise KitError(f"no submissions of {assignment} in {course}/submitted/*/{assignment}/: collect "
                            "them first (nbgrader collect, or copy them there)")
         grader = Grader(course, assignment, notebooks, pool, size, time_limit, progress or default_progress(),
-                        grace, scheduler)
+                        grace, scheduler, pin=not kept)
         with only_run(grader.state):
             todo = to_grade(submissions, grader.state, graded_students(course, assignment), students, force,
                             grader.autograded_notebook)
             outcomes = grader.run(todo) if todo else []
     finally:
-        close_pool(pool)
+        busy = [worker for worker in pool if worker.task] if kept else pool
+        close_pool(busy)
+        pool[:] = [worker for worker in pool if worker not in busy]
     attention = {s: o.reason for s, o in sorted(grader.state.outcomes.items())
                  if o.reason and s in submissions}
     return Run(outcomes, sorted(set(submissions) - {s.student for s in todo}), attention,
