@@ -36,10 +36,11 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, Integer, List, Type, Unicode, default
+from traitlets import Bool, Float, Integer, List, Type, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..libraries import NOTEBOOK_LIBRARIES
@@ -142,6 +143,22 @@ def instructor_modules(folder):
             if not entry.name.startswith(".") and (entry.is_dir() or entry.name.endswith(suffixes))} - {""}
 
 
+def tasks_of(uid):
+    """The processes and threads whose real uid is uid (from /proc/<pid>/status, which a process cannot hide
+    from root, as it can hide /proc/<pid>'s owner by being not dumpable)."""
+    count, prefix = 0, f"Uid:\t{uid}\t"
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/status", "rb") as file:
+                    status = file.read().decode("utf-8", "replace")
+            except OSError:  # it ended meanwhile
+                continue
+            if prefix in status:
+                count += int(status.partition("\nThreads:\t")[2].partition("\n")[0] or 1)
+    return count
+
+
 class Sandbox(LoggingConfigurable):
     """Limits of one submission's kernel; set them in nbgrader_config.py as ``c.Sandbox.memory_mb = ...``."""
 
@@ -160,6 +177,8 @@ class Sandbox(LoggingConfigurable):
                    help="Modules the kernel zygote imports once, so that each kernel starts as its fork "
                         "(coursekit/sandbox/preload.py); [] starts every kernel from scratch. Only when grading as "
                         "root in bubblewrap.").tag(config=True)
+    stopped_wait = Float(10, help="Seconds a new sandbox waits for the processes of stopped ones, which share "
+                         "its process limit, to be gone (wait_for_stopped).").tag(config=True)
     network = Bool(False, help="Let student code reach the network (the host's loopback, other machines, name "
                    "servers). Off: the sandbox has a network namespace of its own.").tag(config=True)
 
@@ -191,6 +210,23 @@ class Sandbox(LoggingConfigurable):
     def kernel_uid(self):
         """The unprivileged uid the launcher gives the command when the grader runs as root."""
         return self.uid_base + os.getpid() % 4000
+
+    def wait_for_stopped(self):
+        """Before a sandbox starts, when the grader runs as root: wait, at most ``stopped_wait`` seconds, until
+        at most half of ``processes`` run as the sandboxes' uid.
+
+        Every sandbox of a grading process (its kernels, its referee's workers, one at a time) runs as that uid
+        and shares its process limit (RLIMIT_NPROC counts a uid's processes and threads). A stopped sandbox's
+        processes die with its pid namespace, but not at once: the hundreds a fork bomb left, still being
+        reaped, would leave the next kernel no thread to start, and the next student's kernel would die before
+        it answered (0 points). Half, not none: a uid is shared in the rare case that two grading processes'
+        pids are equal modulo 4000, and the other one's kernel then keeps running.
+        """
+        if os.geteuid() != 0 or not self.enabled:
+            return
+        uid, deadline = self.kernel_uid(), time.monotonic() + self.stopped_wait
+        while tasks_of(uid) > self.processes // 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def wrap(self, command, cwd, private=(), binds=None, silence=False, writable=(), instructor=None, hold=False):
         """The argv that runs command in the sandbox with working folder cwd.
@@ -365,6 +401,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         return self.held_command or self.fresh_command
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
+        await asyncio.get_running_loop().run_in_executor(None, Sandbox(parent=self).wait_for_stopped)
         if kernel_cmd != self.held_command:
             return await super()._async_launch_kernel(kernel_cmd, **kw)
         loop = asyncio.get_running_loop()

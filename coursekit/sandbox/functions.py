@@ -90,6 +90,7 @@ class StudentProcess:
         isolated = sandbox.isolates_files()
         worker = f"{SANDBOX_DIR}/referee_worker.py" if isolated else str(UNTRUSTED / "referee_worker.py")
         command = sandbox.wrap([sys.executable, worker], cwd, binds=binds, instructor=instructor)
+        sandbox.wait_for_stopped()
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, cwd=cwd, start_new_session=True,
                                         env={"PATH": os.environ.get("PATH", ""), "MPLBACKEND": "Agg",
