@@ -12,6 +12,9 @@
 - ``CheckCellMetadata`` (check_cell_metadata.py) in place of nbgrader's, in both of Autograde's pipelines:
   the same checks, with the metadata's schema checked once per process instead of once per cell;
 - ``HideHiddenTests`` (hide_hidden_tests.py) last in GenerateFeedback: no hidden test code in feedback.
+
+``install(c)`` also imports ``coursekit/course/gradebook.py``, so that in every nbgrader command of the course
+SQLite waits for a locked gradebook and a new gradebook's schema revision is read without running alembic.
 """
 from .check_cell_metadata import CheckCellMetadata
 from .hide_hidden_tests import HideHiddenTests
@@ -28,6 +31,7 @@ def install(c):
     from nbgrader.preprocessors import CheckCellMetadata as NbgraderCheckCellMetadata
     from nbgrader.preprocessors import DeduplicateIds, Execute
 
+    from ..course import gradebook  # noqa: F401 - its import: SQLite waits for locks, new gradebooks are cheap
     from ..sandbox import SandboxedKernelManager
     ours = {Execute: KernelSafeExecute, NbgraderCheckCellMetadata: CheckCellMetadata}
     autograde = [ours.get(p, p) for p in Autograde.class_traits()["autograde_preprocessors"].default()]
