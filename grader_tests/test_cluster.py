@@ -238,7 +238,8 @@ def test_a_lost_scheduler_is_a_one_line_error_and_the_next_run_finishes(batch, l
     assert err.count("\n") == 1 and "Dask scheduler" in err, err
     dask_processes.start_scheduler()
     dask_processes.start_worker("worker-2")
-    dask_processes.wait_for_workers(1)
+    dask_processes.start_worker("worker-3")
+    dask_processes.wait_for_workers(2)
     again = grade(course, scheduler=dask_processes.address)
     assert again.attention == local[1]
     assert snapshot(course, ASSIGNMENT) == local[0]
