@@ -3,9 +3,10 @@ import filecmp
 
 import pytest
 
+from coursekit.course.assignments import new_course  # not the tests' copy of one generated course
 from coursekit.course.notebooks import HIDDEN_MARKERS, SOLUTION_MARKERS, cells_by_id, read, reference_answers
 from coursekit.preprocessors.hide_hidden_tests import normalise
-from support.course import ASSIGNMENT, NOTEBOOK, RELEASE, SOURCE, new_course
+from support.course import ASSIGNMENT, NOTEBOOK, RELEASE, SOURCE
 from support.secrets import helper_files, hidden_test_lines
 
 
