@@ -89,6 +89,7 @@ class Worker:
         self.started = None
         self.kernels_stopped = False
         self.ready = False
+        self.killed = False
 
     def submit(self, task):
         """Send a Task to the worker."""
@@ -131,8 +132,13 @@ class Worker:
             kill_process_group_of(child)
             kill(child)
 
+    def gone(self):
+        """Whether the worker ended or was killed (its process may take a moment to end)."""
+        return self.killed or not self.process.is_alive()
+
     def kill(self):
         """Kill the worker and everything it started."""
+        self.killed = True
         self.stop_kernels()
         try:
             os.killpg(self.process.pid, signal.SIGKILL)  # the worker leads its own session
@@ -186,19 +192,26 @@ def kill(process):
 
 
 def run_tasks(pool, tasks, check, course):
-    """Give the tasks to the pool's idle workers until all are done; a dead worker is replaced.
+    """Give the tasks to the pool's idle workers until all are done; a worker that is gone is replaced while
+    tasks are left (a worker of a kept pool that died while idle gives its task back to the one replacing it).
 
     check(worker) is called for every busy worker when it answered and about once a second otherwise; it
     returns True once the worker's task is over (its answer handled, or the worker given up).
     """
     while tasks or any(worker.task for worker in pool):
-        for worker in pool:
+        for index, worker in enumerate(pool):
             if worker.task is None and tasks:
-                worker.submit(tasks.popleft())
+                task = tasks.popleft()
+                try:
+                    worker.submit(task)
+                except OSError:  # its pipe is broken: it died since it last answered
+                    tasks.appendleft(task)
+                    worker.close(wait=0)
+                    pool[index] = Worker(course, worker.index, worker.core, worker.kernels)
         busy = [worker for worker in pool if worker.task]
         wait([worker.conn for worker in busy] + [worker.process.sentinel for worker in busy], timeout=1.0)
         for index, worker in enumerate(pool):
-            if worker.task and check(worker) and not worker.process.is_alive():
+            if worker.task and check(worker) and worker.gone() and tasks:
                 worker.close(wait=0)
                 pool[index] = Worker(course, worker.index, worker.core, worker.kernels)
 

@@ -85,9 +85,9 @@ class Grader:
 
     def start_workers(self, size):
         """Start workers until the pool has size of them, each on a core of its own when there are enough and
-        pin is set; a worker of a kept pool that died since its last run is dropped first."""
+        pin is set; a worker of a kept pool that is gone since its last run is dropped first."""
         cores = cores_for(size) if self.pin else [None] * size
-        for worker in [worker for worker in self.pool if not worker.process.is_alive()]:
+        for worker in [worker for worker in self.pool if worker.gone()]:
             worker.close(wait=0)
             self.pool.remove(worker)
         while len(self.pool) < size:

@@ -217,6 +217,7 @@ class Referee(NbGraderPreprocessor):
         if instructor is None:
             self.log.warning("the instructor's copy of the assignment (source/<assignment>/) was not found: the "
                              "referee's cells can import no helper module of the assignment")
+        sandbox.wait_for_stopped()  # the kernel's sandbox, just stopped: its processes are not the budget's time
         deadline = time.monotonic() + self.timeout
         try:
             student = RestartingStudent(lambda: self.start_student(worker_cells, cwd, sandbox, instructor,

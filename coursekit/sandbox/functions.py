@@ -82,6 +82,7 @@ class StudentProcess:
     """
 
     def __init__(self, cells, cwd, sandbox, timeout, instructor=None, cell_timeout=None, call_timeout=None):
+        sandbox.wait_for_stopped()  # before the budget starts: the stopped sandbox's processes are not its time
         self.deadline = time.monotonic() + timeout
         self.call_timeout = call_timeout
         self.over = OVER_BUDGET  # why a wait that runs out fails: the budget, or one call's limit (call)
@@ -90,7 +91,6 @@ class StudentProcess:
         isolated = sandbox.isolates_files()
         worker = f"{SANDBOX_DIR}/referee_worker.py" if isolated else str(UNTRUSTED / "referee_worker.py")
         command = sandbox.wrap([sys.executable, worker], cwd, binds=binds, instructor=instructor)
-        sandbox.wait_for_stopped()
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, cwd=cwd, start_new_session=True,
                                         env={"PATH": os.environ.get("PATH", ""), "MPLBACKEND": "Agg",

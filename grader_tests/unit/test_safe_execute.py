@@ -141,11 +141,14 @@ FLOOD = "import sys\nwhile True:\n    sys.stdout.write('x' * 2 ** 20)"
 @pytest.fixture(scope="module")
 def flooded(tmp_path_factory):
     """(notebook, preprocessor) after a notebook whose second cell prints 1 MiB after 1 MiB until its 5 s limit
-    ran with a 4 MiB output limit (5 s: the first cell must not time out on a busy machine)."""
+    ran with a 4 MiB output limit (5 s: the first cell must not time out on a busy machine), and with resources
+    that still said where an earlier notebook's kernel stopped."""
     nb = nbformat.v4.new_notebook(cells=[cell(None, "x = 1"), cell(None, FLOOD), cell(None, "print(x)")])
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     executor = KernelSafeExecute(timeout=5, max_output_mb=4)
-    executor.preprocess(nb, {"metadata": {"path": str(tmp_path_factory.mktemp("flood"))}})
+    stale = {"index": 0, "cell": "cell 1", "error": "KernelDied: in an earlier notebook"}
+    executor.preprocess(nb, {"metadata": {"path": str(tmp_path_factory.mktemp("flood"))},
+                             "coursekit": {"kernel_stopped": stale}})
     return nb, executor
 
 
@@ -226,5 +229,5 @@ def test_the_cells_after_the_kernel_stopped_say_so(died):
 
 
 def test_when_every_cell_ran_the_resources_say_the_kernel_did_not_stop(flooded):
-    _, executor = flooded
+    _, executor = flooded  # its resources came with a stop of an earlier notebook
     assert kernel_stop(executor.resources) is None

@@ -6,6 +6,7 @@ Real processes of a spare uid stand for a stopped sandbox's; setting their uid n
 import os
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -13,7 +14,7 @@ from coursekit.sandbox import Sandbox, tasks_of
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="processes of another uid need root")
 
-UID = 64999  # a uid no grader uses (uid_base 61000 + pid % 4000 stays below 65000)
+UID = 65100  # a uid no grader uses (uid_base 61000 + pid % 4000 is at most 64999)
 
 
 def sandbox(processes, stopped_wait):
@@ -43,12 +44,15 @@ def test_a_new_sandbox_waits_until_a_stopped_ones_processes_are_gone(leftovers):
     timer = threading.Timer(0.5, stop)
     timer.start()
     sandbox(processes=4, stopped_wait=60).wait_for_stopped()
+    left = tasks_of(UID)
     timer.join()
-    assert tasks_of(UID) <= 2, "the sandbox did not wait for the stopped one's processes"
+    assert left <= 2, "the sandbox did not wait for the stopped one's processes"
 
 
 def test_the_wait_ends_at_stopped_wait_when_they_stay(leftovers):
+    started = time.monotonic()
     sandbox(processes=4, stopped_wait=0.3).wait_for_stopped()
+    assert time.monotonic() - started >= 0.3, "it did not wait"
     assert tasks_of(UID) == 6, "they were left alone: only waited for"
 
 
