@@ -54,7 +54,9 @@ def executed(tmp_path_factory):
     handler.emit = lambda record: lines.append(record.getMessage())
     log.addHandler(handler)
     try:
-        KernelSafeExecute(timeout=2, log=log).preprocess(nb, {"metadata": {"path": str(tmp_path_factory.mktemp("nb"))}})
+        # flood_quiet: after each interrupt the grader waits that long for more output; these cells print none
+        executor = KernelSafeExecute(timeout=2, flood_quiet=0.2, log=log)
+        executor.preprocess(nb, {"metadata": {"path": str(tmp_path_factory.mktemp("nb"))}})
     finally:
         log.removeHandler(handler)
     return nb, lines
@@ -152,6 +154,7 @@ def flooded(tmp_path_factory):
     return nb, executor
 
 
+@pytest.mark.slow  # the flooded notebook: about 10 s of a kernel printing
 def test_after_a_flooding_cell_is_interrupted_the_later_cells_run(flooded):
     nb, _ = flooded
     errors = [[o.ename for o in c.outputs if o.output_type == "error"] for c in nb.cells]
@@ -159,6 +162,7 @@ def test_after_a_flooding_cell_is_interrupted_the_later_cells_run(flooded):
     assert nb.cells[2].execution_count, "the cell after the flood ran (its output is past the limit: dropped)"
 
 
+@pytest.mark.slow  # the flooded notebook: about 10 s of a kernel printing
 def test_a_flooding_cell_keeps_only_the_output_limit(flooded):
     printed = sum(len(o.get("text", "")) for o in flooded[0].cells[1].outputs if o.output_type == "stream")
     assert printed <= (4 << 20) + 1000, f"{printed} bytes of output kept"
@@ -201,6 +205,7 @@ def test_without_new_output_the_wait_ends_after_flood_quiet():
     assert waited < 1.5, f"waited {waited:.1f} s though no output arrived"
 
 
+@pytest.mark.slow  # the flooded notebook: about 10 s of a kernel printing
 def test_the_longer_wait_for_a_flooding_cells_kernel_ends_with_the_cell(flooded):
     _, executor = flooded
     assert executor.iopub_timeout == KernelSafeExecute().iopub_timeout
@@ -228,6 +233,7 @@ def test_the_cells_after_the_kernel_stopped_say_so(died):
         ("NotRun", "the kernel stopped while running cell 2, so this cell was not run")]
 
 
+@pytest.mark.slow  # the flooded notebook: about 10 s of a kernel printing
 def test_when_every_cell_ran_the_resources_say_the_kernel_did_not_stop(flooded):
     _, executor = flooded  # its resources came with a stop of an earlier notebook
     assert kernel_stop(executor.resources) is None
