@@ -14,6 +14,7 @@ import pytest
 from coursekit.course.config import nbgrader_env
 from coursekit.course.notebooks import SOLUTION_MARKERS, build_submission, read, reference_answers
 from coursekit.preprocessors.hide_hidden_tests import normalise
+from support.cells import nbgrader_cell
 from support.course import ASSIGNMENT, new_course, scores, submit
 from support.secrets import helper_files, hidden_test_lines
 
@@ -39,16 +40,6 @@ assert double(21) == 42, "double(21) is wrong (hidden check)"
 assert double(-0.5) == -1.0, "double(-0.5) is wrong (hidden check)"
 ### END HIDDEN TESTS"""
 WRONG = "def double(x):\n    return x + 3"  # right on the visible example only
-
-
-def nbgrader_cell(kind, grade_id, source, solution=False, points=None):
-    """A cell with the metadata nbgrader's Create Assignment toolbar writes."""
-    make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
-    meta = {"grade": points is not None, "grade_id": grade_id, "locked": not solution, "schema_version": 3,
-            "solution": solution, "task": False}
-    if points is not None:
-        meta["points"] = points
-    return make(source, metadata={"nbgrader": meta})
 
 
 def source_notebook():

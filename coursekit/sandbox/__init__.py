@@ -211,6 +211,11 @@ class Sandbox(LoggingConfigurable):
         """The unprivileged uid the launcher gives the command when the grader runs as root."""
         return self.uid_base + os.getpid() % 4000
 
+    def zygote(self):
+        """This grading process's kernel zygote for these settings (preload.zygote), started on first use."""
+        from .preload import zygote
+        return zygote(self.preload, self.environment(), font_cache_files())
+
     def wait_for_stopped(self):
         """Before a sandbox starts, when the grader runs as root: wait, at most ``stopped_wait`` seconds, until
         at most half of ``processes`` run as the sandboxes' uid.
@@ -327,9 +332,8 @@ def start_zygote(config):
     from scratch and says why."""
     sandbox = Sandbox(config=config)
     if sandbox.preloaded():
-        from .preload import zygote
         try:
-            zygote(sandbox.preload, sandbox.environment(), font_cache_files())
+            sandbox.zygote()
         except Exception:  # noqa: BLE001 - the first kernel tries again and reports it (zygote_trouble)
             pass
 
@@ -439,9 +443,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def zygote(self):
         """This grading process's zygote for the Sandbox's settings."""
-        from .preload import zygote
-        sandbox = Sandbox(parent=self)
-        return zygote(sandbox.preload, sandbox.environment(), font_cache_files())
+        return Sandbox(parent=self).zygote()
 
     def shadowed_by(self):
         """The file of the kernel's folder that would make a preloaded kernel differ from one started from

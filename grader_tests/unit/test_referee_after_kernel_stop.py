@@ -11,25 +11,18 @@ import pytest
 from traitlets.config import Config
 
 from coursekit.preprocessors.referee import Referee
+from support.cells import nbgrader_cell
 
 UNRESPONSIVE = "KernelUnresponsive: this cell ran past the 30 s limit and the kernel did not stop when interrupted"
 
 
-def cell(code, grade_id, kind):
-    """A code cell of the kinds nbgrader marks: "given" (locked), "answer", "test" (graded and locked)."""
-    new = nbformat.v4.new_code_cell(code)
-    new.metadata.nbgrader = {"grade_id": grade_id, "solution": kind == "answer", "grade": kind == "test",
-                             "locked": kind != "answer", **({"points": 1} if kind == "test" else {})}
-    return new
-
-
 CELLS = [
-    cell("import numpy as np", "setup", "given"),
-    cell("def f(x):\n    return x + 1", "f", "answer"),
-    cell("assert f(np.array([1.0]))[0] == 2.0, 'f(1) should be 2'", "test_f", "test"),
-    cell("def f(x):\n    return x\n\ndef g(x):\n    return 2 * x", "g", "answer"),  # 3
-    cell("assert g(np.array([1.0]))[0] == 2.0, 'g(1) should be 2'", "test_g", "test"),  # 4
-    cell("assert f(np.array([2.0]))[0] == 3.0, 'f(2) should be 3'", "test_f_again", "test"),  # 5
+    nbgrader_cell("code", "setup", "import numpy as np"),
+    nbgrader_cell("code", "f", "def f(x):\n    return x + 1", solution=True),
+    nbgrader_cell("code", "test_f", "assert f(np.array([1.0]))[0] == 2.0, 'f(1) should be 2'", points=1),
+    nbgrader_cell("code", "g", "def f(x):\n    return x\n\ndef g(x):\n    return 2 * x", solution=True),  # 3
+    nbgrader_cell("code", "test_g", "assert g(np.array([1.0]))[0] == 2.0, 'g(1) should be 2'", points=1),  # 4
+    nbgrader_cell("code", "test_f_again", "assert f(np.array([2.0]))[0] == 3.0, 'f(2) should be 3'", points=1),  # 5
 ]
 
 
