@@ -198,11 +198,12 @@ class Sandbox(LoggingConfigurable):
         """The sandbox's whole environment (bubblewrap clears the rest)."""
         return {"HOME": "/tmp", "PATH": "/usr/bin:/bin", "MPLCONFIGDIR": "/tmp/matplotlib", "LANG": "C.UTF-8"}
 
-    def launcher_args(self, launcher, private=(), silence=False, font_cache=False, hold=False):
+    def launcher_args(self, launcher, private=(), silence=False, font_cache=False, hold=False, pipes=None):
         """The limit-setting launcher and its arguments, to put before the command."""
         copies = [arg for path in private for arg in ("--private-copy", path)] + (["--silence"] if silence else [])
         copies += ["--font-cache", FONT_CACHE] if font_cache else []
         copies += ["--hold"] if hold else []
+        copies += ["--pipes", *map(str, pipes)] if pipes else []
         return [sys.executable, launcher, "--memory-mb", str(self.memory_mb), "--processes", str(self.processes),
                 "--file-size-mb", str(self.file_size_mb), "--cpu-seconds", str(self.cpu_seconds),
                 "--uid", str(self.kernel_uid()), *copies, "--"]
@@ -233,7 +234,8 @@ class Sandbox(LoggingConfigurable):
         while tasks_of(uid) > self.processes // 2 and time.monotonic() < deadline:
             time.sleep(0.05)
 
-    def wrap(self, command, cwd, private=(), binds=None, silence=False, writable=(), instructor=None, hold=False):
+    def wrap(self, command, cwd, private=(), binds=None, silence=False, writable=(), instructor=None, hold=False,
+             pipes=None):
         """The argv that runs command in the sandbox with working folder cwd.
 
         command: argv list; cwd: the host folder whose non-notebook files the code may read (the notebooks
@@ -244,7 +246,8 @@ class Sandbox(LoggingConfigurable):
         kernel's ipc socket folder); instructor: the instructor's copy of the assignment's files, whose
         files are bound into cwd in place of the submission's and whose module names no submitted file may
         shadow; hold: the launcher is the sandbox's pid 1 and runs nothing, for a kernel of the zygote to join
-        (only with bubblewrap).
+        (only with bubblewrap); pipes: with hold, the file descriptors (inherited by bubblewrap) that the joined
+        process takes as its stdin and stdout (the referee's worker).
         """
         private = [os.path.realpath(path) for path in private]
         if not self.enabled:
@@ -255,7 +258,8 @@ class Sandbox(LoggingConfigurable):
         fonts = font_cache_files()
         return [bwrap, *self.bwrap_args(cwd, private, {**fonts, **(binds or {})}, writable, instructor),
                 *(["--as-pid-1"] if hold else []),
-                *self.launcher_args(SANDBOX_LAUNCHER, private, silence, font_cache=bool(fonts), hold=hold), *command]
+                *self.launcher_args(SANDBOX_LAUNCHER, private, silence, font_cache=bool(fonts), hold=hold,
+                                    pipes=pipes), *command]
 
     def working_files(self, cwd, instructor=None):
         """path in the sandbox (in cwd) -> host file or folder bound there: the submission folder's regular,
@@ -323,6 +327,22 @@ class Sandbox(LoggingConfigurable):
         for name, value in self.environment().items():
             args.extend(["--setenv", name, value])
         return args
+
+
+def zygote_usable():
+    """Whether this grading process still asks its zygote for kernels and referee workers (zygote_trouble)."""
+    return SandboxedKernelManager.zygote_failures < ZYGOTE_ATTEMPTS
+
+
+def zygote_trouble(log, error, what="this kernel"):
+    """Log a failure of the zygote to start what; after ZYGOTE_ATTEMPTS of them this grading process stops
+    asking it."""
+    SandboxedKernelManager.zygote_failures += 1
+    gives_up = not zygote_usable()
+    log.warning("%s; %s starts from scratch%s", error, what,
+                ", and so will every later one of this grading process" if gives_up else "")
+    from .preload import close_zygotes
+    close_zygotes()  # the next attempt starts a new one
 
 
 def start_zygote(config):
@@ -400,8 +420,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         wrap = functools.partial(sandbox.wrap, command, cwd, private=[self.connection_file], silence=True,
                                  writable=writable, instructor=self.instructor_folder)
         self.fresh_command = wrap()
-        self.held_command = wrap(hold=True) if sandbox.preloaded() \
-            and SandboxedKernelManager.zygote_failures < ZYGOTE_ATTEMPTS else None
+        self.held_command = wrap(hold=True) if sandbox.preloaded() and zygote_usable() else None
         return self.held_command or self.fresh_command
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
@@ -412,9 +431,9 @@ class SandboxedKernelManager(AsyncKernelManager):
         try:
             shadowed = await loop.run_in_executor(None, self.shadowed_by)
         except Exception as error:  # noqa: BLE001 - a zygote that cannot start: start from scratch
-            self.zygote_trouble(error)
+            zygote_trouble(self.log, error)
             shadowed = None
-        if shadowed or SandboxedKernelManager.zygote_failures >= ZYGOTE_ATTEMPTS:
+        if shadowed or not zygote_usable():
             return await super()._async_launch_kernel(self.fresh_command, **kw)
         # jupyter_client closes a stdin pipe it made itself; the held sandbox's pid 1 reads the kernel's pid there
         read, write = os.pipe()
@@ -426,20 +445,11 @@ class SandboxedKernelManager(AsyncKernelManager):
             with open(write, "wb") as pid_1:
                 await loop.run_in_executor(None, self.start_from_zygote, self.provisioner.process, pid_1)
         except Exception as error:  # noqa: BLE001 - whatever went wrong, the kernel starts from scratch
-            self.zygote_trouble(error)
+            zygote_trouble(self.log, error)
             await self.provisioner.kill()
             await self.provisioner.wait()
             return await super()._async_launch_kernel(self.fresh_command, **kw)
         return None
-
-    def zygote_trouble(self, error):
-        """Log a failure of the zygote; after ZYGOTE_ATTEMPTS of them this grading process stops asking it."""
-        SandboxedKernelManager.zygote_failures += 1
-        gives_up = SandboxedKernelManager.zygote_failures >= ZYGOTE_ATTEMPTS
-        self.log.warning("%s; this kernel starts from scratch%s", error,
-                         ", and so will every later one of this grading process" if gives_up else "")
-        from .preload import close_zygotes
-        close_zygotes()  # the next attempt starts a new one
 
     def zygote(self):
         """This grading process's zygote for the Sandbox's settings."""

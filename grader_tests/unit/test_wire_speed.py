@@ -6,6 +6,7 @@ kinds): after proxy's mirroring, the grader's arguments and the returned values 
 """
 import copy
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -191,3 +192,22 @@ def test_the_input_transformer_is_used_for_every_cell_it_could_change(code, need
     transformer = pytest.importorskip("IPython.core.inputtransformer2").TransformerManager()
     if not needs:
         assert transformer.transform_cell(code).rstrip("\n") == code.rstrip("\n")
+
+
+def test_the_guard_keeps_a_submodule_imported_after_its_snapshot():
+    """matplotlib imports numpy.ma: without np.ma, NumPy's lazy __getattr__ imported it again until RecursionError.
+    In a process of its own, whose NumPy has not imported numpy.ma yet, as the worker's."""
+    code = ("import sys, numpy as np\nsys.path.insert(0, sys.argv[1])\nimport referee_worker\n"
+            "assert 'numpy.ma' not in sys.modules\nguard = referee_worker.Guard([np])\n"
+            "import numpy.ma\nnp.patched = True\nguard.restore()\n"
+            "print(np.ma.masked_less(np.arange(3), 1).count(), hasattr(np, 'patched'))")
+    folder = str(Path(functions.__file__).parent / "untrusted")
+    done = subprocess.run([sys.executable, "-c", code, folder], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["2", "False"], done.stderr
+
+
+def test_the_guard_removes_a_forged_submodule_that_the_import_system_does_not_know():
+    guard = referee_worker.Guard([np])
+    np.fake = type(np)("numpy.fake")
+    guard.restore()
+    assert not hasattr(np, "fake")

@@ -3,10 +3,13 @@
 Standalone on purpose (standard library only): it is bound read-only into the sandbox and run there as
 ``python sandbox_launch.py --memory-mb N ... -- COMMAND...``.
 
-With ``--hold`` it runs as the sandbox's pid 1 and starts nothing: the kernel joins the sandbox from the
-preloaded-kernel zygote (zygote.py), reads these same arguments from /proc/1/cmdline and calls ``prepare``.
-This process writes ``ready`` on its stdout, reads the kernel's pid on its stdin, and exits when that process
-does, so that the kernel manager sees the kernel end as it would see bubblewrap end.
+With ``--hold`` it runs as the sandbox's pid 1 and starts nothing: the kernel (or the referee's worker)
+joins the sandbox from the preloaded-kernel zygote (zygote.py), reads these same arguments from
+/proc/1/cmdline and calls ``prepare``. This process writes ``ready`` on its stdout, reads the joined process's
+pid on its stdin, and exits when that process does, so that the grader sees it end as it would see bubblewrap
+end. ``--pipes IN OUT``: this process holds the joined process's stdin and stdout (the referee's protocol),
+which it opens as /proc/1/fd/IN and /proc/1/fd/OUT before it answers; this process closes its own copies once
+it has the pid, so that the grader sees the end of the worker's output when the worker ends.
 """
 import argparse
 import os
@@ -50,6 +53,7 @@ def parse(argv):
     parser.add_argument("--silence", action="store_true", help="send the command's stdout and stderr to /dev/null")
     parser.add_argument("--font-cache", help="a folder of matplotlib font lists to copy into MPLCONFIGDIR")
     parser.add_argument("--hold", action="store_true", help="be the sandbox's pid 1 while a kernel joins it")
+    parser.add_argument("--pipes", nargs=2, type=int, help="with --hold: the joined process's stdin and stdout")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     args.command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -93,10 +97,13 @@ def prepare(args):
     return command
 
 
-def hold():
-    """As the sandbox's pid 1: say ready, read the joined kernel's pid, reap orphans until it exits."""
+def hold(pipes=()):
+    """As the sandbox's pid 1: say ready, read the joined process's pid, reap orphans until it exits. pipes:
+    file descriptors held for the joined process, which has opened its own copies before its pid is sent."""
     os.write(1, b"ready\n")
     line = sys.stdin.readline()
+    for fd in pipes or ():
+        os.close(fd)
     if not line.strip().isdigit():
         sys.exit(1)  # the grader could not start the kernel and falls back to a fresh sandbox
     try:
@@ -120,7 +127,7 @@ def reap():
 def main(argv):
     args = parse(argv)
     if args.hold:
-        hold()
+        hold(args.pipes)
     command = prepare(args)
     os.execvp(command[0], command)
 

@@ -1,6 +1,7 @@
 """The referee's untrusted side: runs a submission's code cells, then calls its functions on request.
 
-Runs inside the sandbox as ``python referee_worker.py`` with the protocol on stdin/stdout (see wire.py).
+Runs inside the sandbox as ``python referee_worker.py`` with the protocol on stdin/stdout (see wire.py), or
+as a fork of the kernels' zygote that runs this file in place (sandbox/untrusted/zygote.py).
 Whatever the submission does here (patching NumPy, builtins, printing) stays in this process: the
 referee's checks and verdicts run in the grader's own process, on the values this process sends back.
 
@@ -57,17 +58,25 @@ class Guard:
     Student code may patch builtins, NumPy or the wire format's modules (deliberately, to fool a test, or by
     accident); the worker restores them after the cells run and after every call, so its own encoding of the
     results stays honest and a patch cannot break the calls of the student's other, correct functions.
+
+    A submodule imported meanwhile (``numpy.ma``, which matplotlib imports) stays an attribute of its package:
+    the import system put it there, and without it NumPy's lazy ``__getattr__`` would import it again forever.
     """
 
     def __init__(self, modules):
-        self.saved = [(module.__dict__, dict(module.__dict__)) for module in modules]
+        self.saved = [(module.__name__, module.__dict__, dict(module.__dict__)) for module in modules]
 
     def restore(self):
-        for namespace, saved in self.saved:
+        for name, namespace, saved in self.saved:
             if namespace != saved:
-                for key in [k for k in namespace if k not in saved]:
+                for key in [k for k in namespace if k not in saved and not submodule(name, k, namespace[k])]:
                     del namespace[key]
                 namespace.update(saved)
+
+
+def submodule(package, key, value):
+    """Whether value, the attribute key of the module package, is its submodule of that name in sys.modules."""
+    return isinstance(key, str) and sys.modules.get(f"{package}.{key}") is value
 
 
 def run_cells(cells, guard, done=lambda count: None):
@@ -167,6 +176,9 @@ def main():
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     os.dup2(2, 1)
     os.environ.setdefault("MPLBACKEND", "Agg")
+    matplotlib = sys.modules.get("matplotlib")
+    if matplotlib is not None:  # a fork of the kernels' zygote imported it, with the kernels' backend
+        matplotlib.rcParams["backend"] = os.environ["MPLBACKEND"]
     sys.path.insert(0, os.getcwd())  # the notebook's folder, as in a kernel (backprop_checks)
     reader = wire.Reader(protocol_in)
     header, buffers = reader.read_frame()

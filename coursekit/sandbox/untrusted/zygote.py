@@ -20,6 +20,9 @@ instead). For each request it forks:
   copy, the unprivileged uid), becomes dumpable again (as an exec would make it), and runs
   ``python -m ipykernel_launcher`` in place.
 
+The referee's worker starts the same way (its pid 1's command is ``python referee_worker.py <token>``, run in
+place as a script): it takes its stdin and stdout, the referee's protocol, from pid 1 (``launch.py --pipes``).
+
 The go-between waits for the kernel, so that an ended kernel is reaped; the kernel dies with the sandbox.
 Replies on stdout, one line per request: the kernel's pid in the sandbox, or ``error: <why>``.
 """
@@ -123,13 +126,17 @@ def join(holder, token):
 
 
 def run_kernel(reply):
-    """In the sandbox: become the kernel pid 1 describes, and run it. Never returns."""
+    """In the sandbox: become the process pid 1 describes (a kernel, or the referee's worker), and run it.
+    Never returns."""
     with open("/proc/1/cmdline", "rb") as file:
         argv = [part.decode() for part in file.read().split(b"\0")[:-1]]
     with open("/proc/1/environ", "rb") as file:
         environ = dict(part.decode().split("=", 1) for part in file.read().split(b"\0")[:-1])
     if "--hold" not in argv:
         raise SystemExit("pid 1 of the sandbox is not launch.py --hold")
+    args = launch.parse(argv[argv.index("--memory-mb"):])
+    if args.pipes:
+        take_pipes(args.pipes)  # before the pid is sent: then pid 1 closes its copies
     os.chdir(os.readlink("/proc/1/cwd"))
     os.environ.clear()
     os.environ.update(environ)
@@ -137,23 +144,40 @@ def run_kernel(reply):
     os.close(reply)
     no_new_privileges()
     fresh_state()
-    args = launch.parse(argv[argv.index("--memory-mb"):])
     command = launch.prepare(args)
     prctl(PR_SET_DUMPABLE, 1)  # setuid without exec left it 0
     del sys.modules["launch"]  # a student's own launch.py must import as in any kernel
     if command[:3] == [sys.executable, "-m", KERNEL_MODULE]:
-        sys.argv = [KERNEL_MODULE, *command[3:]]
-        sys.path[0] = os.getcwd()  # what python -m puts first
-        code = 0
-        try:
-            runpy.run_module(KERNEL_MODULE, run_name="__main__", alter_sys=True)
-        except SystemExit as end:
-            code = end.code if isinstance(end.code, int) else 1
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+        run_python([KERNEL_MODULE, *command[3:]], os.getcwd(),  # what python -m puts first
+                   lambda: runpy.run_module(KERNEL_MODULE, run_name="__main__", alter_sys=True))
+    if command[:1] == [sys.executable] and len(command) > 1 and command[1].endswith(".py"):
+        run_python(command[1:], os.path.dirname(command[1]),  # what python script.py puts first
+                   lambda: runpy.run_path(command[1], run_name="__main__"))
     os.execvp(command[0], command)
+
+
+def take_pipes(fds):
+    """Make pid 1's file descriptors fds (the input and the output of the referee's protocol) this process's
+    stdin and stdout; as root, before the privileges are dropped (pid 1 runs as root)."""
+    for target, (fd, flags) in enumerate(zip(fds, (os.O_RDONLY, os.O_WRONLY))):
+        opened = os.open(f"/proc/1/fd/{fd}", flags)
+        os.dup2(opened, target)
+        os.close(opened)
+
+
+def run_python(argv, first_path, run):
+    """Run Python code (run()) as ``python`` would with argv and first_path first on sys.path. Never returns."""
+    sys.argv = argv
+    sys.path[0] = first_path
+    code = 0
+    try:
+        run()
+    except SystemExit as end:
+        code = end.code if isinstance(end.code, int) else 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def no_new_privileges():

@@ -1,0 +1,140 @@
+"""The referee's worker forked from the kernels' zygote (sandbox/functions.py, start_worker): the same sandbox,
+privileges and environment as a worker started from scratch, none of the zygote's pipes, its end seen at once,
+and a start from scratch when a file of the folder would shadow a preloaded module or the zygote fails.
+
+Each test starts real workers in bubblewrap; the zygote needs root (it joins the sandbox's namespaces).
+"""
+import json
+import time
+
+import pytest
+
+from coursekit.sandbox import Sandbox, SandboxedKernelManager, preload
+from coursekit.sandbox.functions import StudentCodeError, StudentProcess, proxy
+
+pytestmark = [pytest.mark.slow,  # real sandboxes, and a zygote per test process
+              pytest.mark.skipif(not Sandbox().preloaded(), reason="the zygote needs root and bubblewrap")]
+
+FACTS = '''
+import ctypes, json, os, resource, sys
+
+def facts(_):
+    status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
+    stat = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
+    links = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            links[fd] = os.readlink("/proc/self/fd/" + fd)
+        except OSError:
+            pass  # the listing's own
+    limits = [resource.getrlimit(getattr(resource, name))[0] for name in
+              ("RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_CORE")]
+    privileges = {k: status[k].strip() for k in ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd",
+                                                 "CapAmb", "NoNewPrivs", "Seccomp")}
+    return json.dumps({"privileges": privileges, "limits": limits, "cwd": os.getcwd(), "files": sorted(os.listdir(".")),
+                       "environment": dict(os.environ), "pids": sorted(p for p in os.listdir("/proc") if p.isdigit()),
+                       "tty": int(stat[4]), "dumpable": ctypes.CDLL(None).prctl(3, 0, 0, 0, 0), "links": links,
+                       "preloaded": "sklearn.datasets" in sys.modules})
+'''
+
+
+@pytest.fixture
+def folder(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    work.chmod(0o755)
+    (work / "data.txt").write_text("the student's file")
+    (work / "backprop.ipynb").write_text("hidden tests")
+    return work
+
+
+def start(folder, *cells, preloading=True):
+    """A worker that ran cells in folder, with the zygote (the default) or with no preloading configured."""
+    sandbox = Sandbox() if preloading else Sandbox(preload=[])
+    return StudentProcess(list(cells), str(folder), sandbox, timeout=60)
+
+
+def held(student):
+    """Whether the worker joined a held sandbox: it was forked from the zygote."""
+    return "--hold" in student.process.args
+
+
+def call(student, name, *args):
+    try:
+        return proxy(student, name)(*args)
+    finally:
+        student.close()
+
+
+def test_a_worker_starts_from_the_zygote_with_its_modules(folder):
+    student = start(folder, FACTS)
+    assert held(student)
+    assert json.loads(call(student, "facts", 0))["preloaded"]
+
+
+def test_a_preloaded_worker_has_the_sandbox_privileges_limits_and_files_of_one_started_from_scratch(folder):
+    fresh_student = start(folder, FACTS, preloading=False)
+    assert not held(fresh_student)
+    fresh = json.loads(call(fresh_student, "facts", 0))
+    preloaded = json.loads(call(start(folder, FACTS), "facts", 0))
+    for facts in (fresh, preloaded):
+        del facts["preloaded"], facts["links"]
+    assert preloaded == fresh
+    sandbox = Sandbox()
+    assert preloaded["privileges"]["Uid"].split() == [str(sandbox.kernel_uid())] * 4
+    assert (preloaded["privileges"]["NoNewPrivs"], preloaded["privileges"]["CapEff"]) == ("1", "0000000000000000")
+    assert preloaded["limits"][:3] == [sandbox.memory_mb << 20, sandbox.processes, sandbox.cpu_seconds]
+    assert preloaded["files"] == ["data.txt"], "the notebook (hidden tests) must not be visible"
+    assert preloaded["pids"] == ["1", "2"], "only the sandbox's pid 1 and the worker: not the zygote, not the grader"
+    assert set(preloaded["environment"]) == {*sandbox.environment(), "MPLBACKEND", "PWD"}, "nothing of the grader's"
+    assert {name: preloaded["environment"][name] for name in sandbox.environment()} == sandbox.environment()
+
+
+def test_a_preloaded_worker_holds_its_protocol_and_none_of_the_zygotes_pipes(folder):
+    links = json.loads(call(start(folder, FACTS), "facts", 0))["links"]
+    sandbox = Sandbox()
+    zygote = preload.zygote(sandbox.preload, sandbox.environment())
+    zygote_pipes = {f"pipe:[{preload.os.fstat(s.fileno()).st_ino}]" for s in (zygote.process.stdin, zygote.process.stdout)}
+    assert not zygote_pipes & set(links.values()), links
+    assert [links[fd] for fd in ("0", "1", "2")] == ["/dev/null"] * 3, "what student code prints stays out"
+    others = [link for fd, link in links.items() if fd not in ("0", "1", "2")]
+    assert [link.split(":")[0] for link in others].count("pipe") == 2, "the protocol's two pipes, nothing else"
+    assert all(link.startswith("pipe:") or link == "/dev/null" for link in others), links
+
+
+def test_the_grader_sees_a_preloaded_worker_end_at_once(folder):
+    """pid 1 of the sandbox closes its copies of the worker's pipes: the worker's end is the end of its output."""
+    student = start(folder, "import os\ndef leave(code):\n    os._exit(code)\n")
+    assert held(student)
+    started = time.monotonic()
+    with pytest.raises(StudentCodeError, match="process ended"):
+        call(student, "leave", 3)
+    assert time.monotonic() - started < 10
+
+
+def test_a_file_shadowing_a_preloaded_module_starts_the_worker_from_scratch(folder):
+    """cycler is one of matplotlib's: a worker started from scratch imports the folder's cycler.py."""
+    (folder / "cycler.py").write_text("WHOSE = 'the student'\n")
+    student = start(folder, "import cycler\ndef whose(_):\n    return cycler.WHOSE\n")
+    assert not held(student)
+    assert call(student, "whose", 0) == "the student"
+
+
+def test_matplotlib_in_a_preloaded_worker_draws_as_in_one_started_from_scratch(folder):
+    cell = ("import matplotlib, matplotlib.pyplot as plt\n"
+            "def drawn(_):\n    plt.plot([1, 2])\n"
+            "    return [matplotlib.get_backend(), matplotlib.get_configdir(), len(plt.get_fignums())]\n")
+    fresh = call(start(folder, cell, preloading=False), "drawn", 0)
+    assert call(start(folder, cell), "drawn", 0) == fresh == ["Agg", "/tmp/matplotlib", 1]
+
+
+def test_when_the_zygote_fails_the_worker_starts_from_scratch(folder, monkeypatch, tmp_path):
+    broken = tmp_path / "zygote.py"
+    broken.write_text("import sys\nprint('ready', flush=True)\nsys.stdin.readline()\n"
+                      "print('error: broken', flush=True)\n")
+    monkeypatch.setattr(preload, "ZYGOTE", broken)
+    monkeypatch.setattr(preload, "_zygotes", {})
+    monkeypatch.setattr(SandboxedKernelManager, "zygote_failures", 0)
+    student = start(folder, FACTS)
+    assert SandboxedKernelManager.zygote_failures == 1 and not held(student)
+    assert not json.loads(call(student, "facts", 0))["preloaded"]
