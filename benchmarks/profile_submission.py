@@ -407,7 +407,7 @@ def format_table(m, split=None):
             if split:
                 rows.append(("    of which the bare sandbox (bwrap + launch.py + python -c pass)",
                              f"{split['sandbox + python']:.2f}", "", ""))
-                rows.append(("    of which worker start, no cells (a fork of the kernels' zygote when they start preloaded)",
+                rows.append(("    of which worker start, no cells (a fork of the zygote when kernels are preloaded)",
                              f"{split['worker, no cells (+ numpy)']:.2f}", "", ""))
                 rows.append(("    of which the import cell (matplotlib, scikit-learn, checks)",
                              f"{split['worker, import cell'] - split['worker, no cells (+ numpy)']:.2f}", "", ""))

@@ -5,6 +5,7 @@ and a start from scratch when a file of the folder would shadow a preloaded modu
 Each test starts real workers in bubblewrap; the zygote needs root (it joins the sandbox's namespaces).
 """
 import json
+import os
 import time
 
 import pytest
@@ -94,7 +95,8 @@ def test_a_preloaded_worker_holds_its_protocol_and_none_of_the_zygotes_pipes(fol
     links = json.loads(call(start(folder, FACTS), "facts", 0))["links"]
     sandbox = Sandbox()
     zygote = preload.zygote(sandbox.preload, sandbox.environment())
-    zygote_pipes = {f"pipe:[{preload.os.fstat(s.fileno()).st_ino}]" for s in (zygote.process.stdin, zygote.process.stdout)}
+    zygote_pipes = {f"pipe:[{os.fstat(stream.fileno()).st_ino}]"
+                    for stream in (zygote.process.stdin, zygote.process.stdout)}
     assert not zygote_pipes & set(links.values()), links
     assert [links[fd] for fd in ("0", "1", "2")] == ["/dev/null"] * 3, "what student code prints stays out"
     others = [link for fd, link in links.items() if fd not in ("0", "1", "2")]
