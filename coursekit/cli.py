@@ -251,6 +251,9 @@ def main(argv=None):
     if uses_local_workers(args):
         from .grading.forkserver import start_fork_server
         start_fork_server()  # its imports run beside this process's own import of nbgrader, just below
+        if args.command == "grade":
+            from .sandbox import offer_zygote
+            offer_zygote()  # the kernels' zygote, with the default settings: its imports run beside them too
     try:
         from .course.config import course_directory
         course_directory(args.course)  # a missing or broken nbgrader_config.py is the first thing to say

@@ -15,7 +15,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
 
-from coursekit.sandbox import ZYGOTE_ATTEMPTS, Sandbox, SandboxedKernelManager, preload
+from coursekit.sandbox import ZYGOTE_ATTEMPTS, Sandbox, SandboxedKernelManager, offer_zygote, preload
 from support.files import Listener, reach_code
 
 pytestmark = [pytest.mark.slow,  # real kernels
@@ -234,3 +234,54 @@ def test_with_no_preload_configured_kernels_start_from_scratch(folder):
     config.Sandbox.preload = []
     km, outputs = run(folder, "import sys; print('sklearn.datasets' in sys.modules)", config=config)
     assert km.held_command is None and printed(outputs[0]) == "False"
+
+
+@pytest.fixture
+def shared(monkeypatch):
+    """This test process as a grading process offered the zygote of the process that started it (offer_zygote):
+    here the same process, which asks it through its socket all the same."""
+    offered = offer_zygote()
+    monkeypatch.setattr(preload, "_shared", None)
+    preload.share(offered)
+    yield offered
+    preload.close_zygotes()  # the connection, and this process's own zygotes (the next test starts them again)
+
+
+def test_a_grading_process_offered_the_zygote_starts_its_kernels_from_it(folder, shared):
+    km, outputs = run(folder, "import sys; print('sklearn.datasets' in sys.modules)")
+    assert km.held_command is not None and printed(outputs[0]) == "True"
+    connection = preload._zygotes.get((os.getpid(), "shared"))
+    assert isinstance(connection, preload.SharedZygote) and connection.alive(), "not asked through the socket"
+
+
+def test_the_kernels_of_a_shared_zygote_run_on_the_cores_of_their_grading_process(folder, shared):
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})  # a pinned grading process; its sandbox's pid 1 inherits the core
+    try:
+        km, outputs = run(folder, "import os; print(sorted(os.sched_getaffinity(0)))")
+    finally:
+        os.sched_setaffinity(0, cores)
+    assert printed(outputs[0]) == str([min(cores)])
+
+
+def test_a_shared_zygote_answers_no_process_of_another_uid(shared):
+    address, _ = shared
+    os.chmod(os.path.dirname(address), 0o755)  # let the other uid reach the socket, which the zygote refuses
+    os.chmod(address, 0o666)
+    code = ("import os, socket, sys\nos.setgid(65101); os.setuid(65101)\n"
+            "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(20)\n"
+            "print(repr(s.recv(100)))")
+    try:
+        done = subprocess.run([sys.executable, "-c", code, address], capture_output=True, text=True, timeout=60)
+    finally:
+        os.chmod(os.path.dirname(address), 0o700)
+        os.chmod(address, 0o600)
+    assert done.stdout.strip() == "b''", done.stderr
+
+
+def test_a_grading_process_whose_shared_zygote_is_gone_starts_its_own(folder, shared, monkeypatch, tmp_path):
+    monkeypatch.setattr(SandboxedKernelManager, "zygote_failures", 0)
+    preload.share((str(tmp_path / "gone"), shared[1]))
+    km, outputs = run(folder, "import sys; print('sklearn.datasets' in sys.modules)")
+    assert km.held_command is not None and printed(outputs[0]) == "True"
+    assert SandboxedKernelManager.zygote_failures == 1 and preload._shared is None

@@ -35,7 +35,7 @@ def facts(_):
     return json.dumps({"privileges": privileges, "limits": limits, "cwd": os.getcwd(), "files": sorted(os.listdir(".")),
                        "environment": dict(os.environ), "pids": sorted(p for p in os.listdir("/proc") if p.isdigit()),
                        "tty": int(stat[4]), "dumpable": ctypes.CDLL(None).prctl(3, 0, 0, 0, 0), "links": links,
-                       "preloaded": "sklearn.datasets" in sys.modules})
+                       "preloaded": "sklearn.datasets" in sys.modules, "argv": sys.argv})
 '''
 
 
@@ -104,8 +104,26 @@ def test_a_preloaded_worker_holds_its_protocol_and_none_of_the_zygotes_pipes(fol
     assert all(link.startswith("pipe:") or link == "/dev/null" for link in others), links
 
 
+def test_the_sandboxes_pid_1_keeps_no_copy_of_the_workers_pipes(folder):
+    """Once the worker has its pipes, only the worker holds them: its end is the end of its output."""
+    student = start(folder, FACTS)
+    holder = preload.holder_pid(student.process.pid)
+    deadline = time.monotonic() + 10
+    while held_pipes(holder) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert held(student) and held_pipes(holder) == []
+    finally:
+        student.close()
+
+
+def held_pipes(pid):
+    """The file descriptors above 2 of the process pid that are pipes."""
+    links = {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+    return sorted(fd for fd, link in links.items() if fd > 2 and link.startswith("pipe:"))
+
+
 def test_the_grader_sees_a_preloaded_worker_end_at_once(folder):
-    """pid 1 of the sandbox closes its copies of the worker's pipes: the worker's end is the end of its output."""
     student = start(folder, "import os\ndef leave(code):\n    os._exit(code)\n")
     assert held(student)
     started = time.monotonic()
@@ -140,3 +158,24 @@ def test_when_the_zygote_fails_the_worker_starts_from_scratch(folder, monkeypatc
     student = start(folder, FACTS)
     assert SandboxedKernelManager.zygote_failures == 1 and not held(student)
     assert not json.loads(call(student, "facts", 0))["preloaded"]
+
+
+def test_a_file_named_like_a_standard_module_is_not_imported_in_either_worker(folder):
+    """As in a kernel, the folder comes after the standard library: its random.py neither replaces random nor
+    breaks the worker (NumPy's import of secrets imports random)."""
+    (folder / "random.py").write_text("WHOSE = 'the student'\n")
+    cell = "import random\ndef whose(_):\n    return getattr(random, 'WHOSE', 'the standard library')\n"
+    fresh, preloaded = start(folder, cell, preloading=False), start(folder, cell)
+    assert held(preloaded) and not held(fresh)
+    assert call(fresh, "whose", 0) == call(preloaded, "whose", 0) == "the standard library"
+
+
+def test_waiting_for_the_zygote_is_not_the_submissions_time(folder, monkeypatch, tmp_path):
+    slow = tmp_path / "zygote.py"
+    slow.write_text(f"import runpy, sys, time\nsys.path.insert(0, {str(preload.ZYGOTE.parent)!r})\ntime.sleep(3)\n"
+                    f"runpy.run_path({str(preload.ZYGOTE)!r}, run_name='__main__')\n")
+    monkeypatch.setattr(preload, "ZYGOTE", slow)
+    monkeypatch.setattr(preload, "_zygotes", {})
+    student = StudentProcess(["def twice(x):\n    return 2 * x\n"], str(folder), Sandbox(), timeout=2)
+    assert held(student)
+    assert call(student, "twice", 21) == 42

@@ -35,10 +35,11 @@ def redirect_output(log_path):
     os.close(fd)
 
 
-def worker_main(course, index, conn, core=None, kernels=False):
+def worker_main(course, index, conn, core=None, kernels=False, zygote=None):
     """Entry point of a worker process: run the tasks the parent sends until it sends None; on the CPU core
     numbered core, if not None. kernels: the tasks run notebooks (autograde), so the kernel zygote starts at
-    once (sandbox.start_zygote)."""
+    once (sandbox.start_zygote); zygote: the parent's offer of its zygote (sandbox.offer_zygote), asked instead
+    of one of this process when the course's settings are the same."""
     os.setsid()
     if core is not None:
         # The grader, its kernel and its referee worker take turns (thousands of round trips per submission):
@@ -50,7 +51,9 @@ def worker_main(course, index, conn, core=None, kernels=False):
 
         from ..course.config import course_directory, kit_folder
         from ..course.gradebook import open_gradebook  # noqa: F401 - its import makes SQLite wait for locks
-        from ..sandbox import start_zygote
+        from ..sandbox import preload, start_zygote
+        if zygote:
+            preload.share(zygote)
         api = NbGraderAPI(config=course_directory(course).config)
         redirect_output(kit_folder(api.coursedir) / "logs" / f"worker-{index}.log")
         if kernels:
@@ -76,12 +79,12 @@ def worker_main(course, index, conn, core=None, kernels=False):
 class Worker:
     """A worker process seen from the parent: its pipe, its current task and when that task started."""
 
-    def __init__(self, course, index, core=None, kernels=False):
+    def __init__(self, course, index, core=None, kernels=False, zygote=None):
         context = worker_context()
         self.index = index
-        self.core, self.kernels = core, kernels
+        self.core, self.kernels, self.zygote = core, kernels, zygote
         self.conn, child_conn = context.Pipe()
-        self.process = context.Process(target=worker_main, args=(str(course), index, child_conn, core, kernels),
+        self.process = context.Process(target=worker_main, args=(str(course), index, child_conn, core, kernels, zygote),
                                        daemon=True, name=f"coursekit-grader-{index}")
         self.process.start()
         child_conn.close()
@@ -207,13 +210,13 @@ def run_tasks(pool, tasks, check, course):
                 except OSError:  # its pipe is broken: it died since it last answered
                     tasks.appendleft(task)
                     worker.close(wait=0)
-                    pool[index] = Worker(course, worker.index, worker.core, worker.kernels)
+                    pool[index] = Worker(course, worker.index, worker.core, worker.kernels, worker.zygote)
         busy = [worker for worker in pool if worker.task]
         wait([worker.conn for worker in busy] + [worker.process.sentinel for worker in busy], timeout=1.0)
         for index, worker in enumerate(pool):
             if worker.task and check(worker) and worker.gone() and tasks:
                 worker.close(wait=0)
-                pool[index] = Worker(course, worker.index, worker.core, worker.kernels)
+                pool[index] = Worker(course, worker.index, worker.core, worker.kernels, worker.zygote)
 
 
 def close_pool(pool):

@@ -7,7 +7,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 from ..errors import KitError
-from ..sandbox import remove_stale_kernel_folders
+from ..sandbox import offer_zygote, remove_stale_kernel_folders
 from . import DEFAULT_TIME_LIMIT, default_workers
 from .forkserver import start_fork_server
 from .local import Worker, close_pool, cores_for, run_tasks
@@ -90,8 +90,10 @@ class Grader:
         for worker in [worker for worker in self.pool if worker.gone()]:
             worker.close(wait=0)
             self.pool.remove(worker)
+        offer = offer_zygote(self.coursedir.config) if len(self.pool) < size else None
         while len(self.pool) < size:
-            self.pool.append(Worker(self.course, len(self.pool) + 1, cores[len(self.pool)], kernels=True))
+            self.pool.append(Worker(self.course, len(self.pool) + 1, cores[len(self.pool)], kernels=True,
+                                    zygote=offer))
 
     def check(self, worker):
         """Record the outcome of the worker's task if it is over (answered, died or timed out); whether it is."""

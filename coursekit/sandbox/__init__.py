@@ -198,12 +198,14 @@ class Sandbox(LoggingConfigurable):
         """The sandbox's whole environment (bubblewrap clears the rest)."""
         return {"HOME": "/tmp", "PATH": "/usr/bin:/bin", "MPLCONFIGDIR": "/tmp/matplotlib", "LANG": "C.UTF-8"}
 
-    def launcher_args(self, launcher, private=(), silence=False, font_cache=False, hold=False, pipes=None):
+    def launcher_args(self, launcher, private=(), silence=False, font_cache=False, hold=False, pipes=None,
+                      token=None):
         """The limit-setting launcher and its arguments, to put before the command."""
         copies = [arg for path in private for arg in ("--private-copy", path)] + (["--silence"] if silence else [])
         copies += ["--font-cache", FONT_CACHE] if font_cache else []
         copies += ["--hold"] if hold else []
         copies += ["--pipes", *map(str, pipes)] if pipes else []
+        copies += ["--token", token] if token else []
         return [sys.executable, launcher, "--memory-mb", str(self.memory_mb), "--processes", str(self.processes),
                 "--file-size-mb", str(self.file_size_mb), "--cpu-seconds", str(self.cpu_seconds),
                 "--uid", str(self.kernel_uid()), *copies, "--"]
@@ -235,7 +237,7 @@ class Sandbox(LoggingConfigurable):
             time.sleep(0.05)
 
     def wrap(self, command, cwd, private=(), binds=None, silence=False, writable=(), instructor=None, hold=False,
-             pipes=None):
+             pipes=None, token=None):
         """The argv that runs command in the sandbox with working folder cwd.
 
         command: argv list; cwd: the host folder whose non-notebook files the code may read (the notebooks
@@ -247,7 +249,8 @@ class Sandbox(LoggingConfigurable):
         files are bound into cwd in place of the submission's and whose module names no submitted file may
         shadow; hold: the launcher is the sandbox's pid 1 and runs nothing, for a kernel of the zygote to join
         (only with bubblewrap); pipes: with hold, the file descriptors (inherited by bubblewrap) that the joined
-        process takes as its stdin and stdout (the referee's worker).
+        process takes as its stdin and stdout (the referee's worker); token: with hold, a word for pid 1's command
+        line that names this sandbox to the zygote (a kernel's connection file does that for a kernel).
         """
         private = [os.path.realpath(path) for path in private]
         if not self.enabled:
@@ -259,7 +262,7 @@ class Sandbox(LoggingConfigurable):
         return [bwrap, *self.bwrap_args(cwd, private, {**fonts, **(binds or {})}, writable, instructor),
                 *(["--as-pid-1"] if hold else []),
                 *self.launcher_args(SANDBOX_LAUNCHER, private, silence, font_cache=bool(fonts), hold=hold,
-                                    pipes=pipes), *command]
+                                    pipes=pipes, token=token), *command]
 
     def working_files(self, cwd, instructor=None):
         """path in the sandbox (in cwd) -> host file or folder bound there: the submission folder's regular,
@@ -343,6 +346,20 @@ def zygote_trouble(log, error, what="this kernel"):
                 ", and so will every later one of this grading process" if gives_up else "")
     from .preload import close_zygotes
     close_zygotes()  # the next attempt starts a new one
+
+
+def offer_zygote(config=None):
+    """Start now the kernel zygote that the grading processes this process starts share (preload.offer), when
+    kernels start preloaded (``Sandbox.preloaded``) with config's settings (the defaults without one): its
+    offer, for ``Worker(zygote=...)``, or None."""
+    sandbox = Sandbox(config=config) if config is not None else Sandbox()
+    if not sandbox.preloaded():
+        return None
+    from .preload import offer
+    try:
+        return offer(sandbox.preload, sandbox.environment(), font_cache_files())
+    except Exception:  # noqa: BLE001 - each grading process starts its own then
+        return None
 
 
 def start_zygote(config):

@@ -85,10 +85,11 @@ class StudentProcess:
 
     def __init__(self, cells, cwd, sandbox, timeout, instructor=None, cell_timeout=None, call_timeout=None):
         sandbox.wait_for_stopped()  # before the budget starts: the stopped sandbox's processes are not its time
+        # a wait for the zygote is not the budget's time either (a worker from scratch starts within it)
+        self.process, self.to_worker, self.from_worker = start_worker(sandbox, cwd, instructor)
         self.deadline = time.monotonic() + timeout
         self.call_timeout = call_timeout
         self.over = OVER_BUDGET  # why a wait that runs out fails: the budget, or one call's limit (call)
-        self.process, self.to_worker, self.from_worker = start_worker(sandbox, cwd, instructor, timeout)
         self.dead = None
         self.answers = Answers()  # RestartingStudent hands a restarted worker those of the one before
         self.raised = []  # the exceptions ('Type: message') the submission's functions raised: its own text
@@ -232,22 +233,26 @@ def worker_environment():
     return {"PATH": os.environ.get("PATH", ""), "MPLBACKEND": "Agg", "PYTHONPATH": ""}
 
 
-def start_worker(sandbox, cwd, instructor, timeout):
+def start_worker(sandbox, cwd, instructor):
     """The referee's worker in the Sandbox, in folder cwd: (its process, a pipe to it, a pipe from it).
 
     A fork of the kernel zygote when kernels start preloaded (``Sandbox.preloaded``: no Python or NumPy start-up,
-    about 0.15 s of CPU less per submission), unless a file of the folder would shadow a preloaded module, as a
-    kernel (preload.shadowing); else, or when the zygote fails, started from scratch. The same sandbox either way.
+    about 0.15 s of CPU less per submission), unless a file of the folder would shadow a preloaded module, as for
+    a kernel (preload.shadowing); else, or when the zygote fails, started from scratch. The same sandbox either
+    way; the preloaded worker has the kernel's memory footprint (its libraries are mapped), so it has as much
+    of c.Sandbox.memory_mb left for a submission's arrays as the notebook's kernel had.
     """
     binds = {UNTRUSTED / "referee_worker.py": f"{SANDBOX_DIR}/referee_worker.py",
              UNTRUSTED / "wire.py": f"{SANDBOX_DIR}/wire.py"}
     worker = f"{SANDBOX_DIR}/referee_worker.py" if sandbox.isolates_files() else str(UNTRUSTED / "referee_worker.py")
     if sandbox.preloaded() and zygote_usable():
-        from .preload import shadowing
+        from .preload import READY_SECONDS, shadowing
+        files = sandbox.working_files(cwd, instructor)
+        until = time.monotonic() + READY_SECONDS  # the zygote's waits, all together; not the submission's time
         try:
-            if not shadowing(sandbox.working_files(cwd, instructor), sandbox.zygote().loaded(timeout)):
-                return held_worker(sandbox, worker, cwd, binds, instructor, timeout)
-        except Exception as error:  # noqa: BLE001 - whatever went wrong, the worker starts from scratch
+            if not shadowing(files, sandbox.zygote().loaded(max(0, until - time.monotonic()))):
+                return held_worker(sandbox, worker, cwd, binds, instructor, until)
+        except Exception as error:  # noqa: BLE001 - whatever the zygote did wrong, the worker starts from scratch
             zygote_trouble(sandbox.log, error, "the referee's worker")
     command = sandbox.wrap([sys.executable, worker], cwd, binds=binds, instructor=instructor)
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -255,33 +260,35 @@ def start_worker(sandbox, cwd, instructor, timeout):
     return process, process.stdin, process.stdout
 
 
-def held_worker(sandbox, worker, cwd, binds, instructor, timeout):
-    """start_worker's fork of the zygote: bubblewrap builds the sandbox around ``launch.py --hold``, which holds
-    the protocol's pipes (``--pipes``) until the zygote's fork, joined to the sandbox, has taken them."""
+def held_worker(sandbox, worker, cwd, binds, instructor, until):
+    """start_worker's fork of the zygote, started by time.monotonic() until: bubblewrap builds the sandbox
+    around ``launch.py --hold``, which holds the protocol's pipes (``--pipes``) until the zygote's fork, joined
+    to the sandbox, has taken them."""
     from .preload import ZygoteError, holder_pid
     token = secrets.token_hex(16)  # in pid 1's command line: the zygote joins no other process
-    to_read, to_write = os.pipe()
-    from_read, from_write = os.pipe()
-    pid_read, pid_write = os.pipe()
-    command = sandbox.wrap([sys.executable, worker, token], cwd, binds=binds, instructor=instructor, hold=True,
-                           pipes=(to_read, from_write))
+    opened = []
     try:
+        for _ in range(3):
+            opened.extend(os.pipe())
+        to_read, to_write, from_read, from_write, pid_read, pid_write = opened
+        command = sandbox.wrap([sys.executable, worker], cwd, binds=binds, instructor=instructor, hold=True,
+                               pipes=(to_read, from_write), token=token)
         process = subprocess.Popen(command, stdin=pid_read, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                    cwd=cwd, start_new_session=True, env=worker_environment(),
                                    pass_fds=(to_read, from_write))
     except BaseException:
-        for fd in (to_write, from_read, pid_write):
+        for fd in opened:
             os.close(fd)
         raise
-    finally:
-        for fd in (to_read, from_write, pid_read):
-            os.close(fd)
+    for fd in (to_read, from_write, pid_read):
+        os.close(fd)
     to_worker, from_worker = open(to_write, "wb", buffering=0), open(from_read, "rb", buffering=0)
     try:
         with process.stdout:
-            if not select.select([process.stdout], [], [], timeout)[0] or process.stdout.readline() != b"ready\n":
+            if not select.select([process.stdout], [], [], max(0, until - time.monotonic()))[0] \
+                    or process.stdout.readline() != b"ready\n":
                 raise ZygoteError("the referee worker's sandbox did not start")
-        pid = sandbox.zygote().join(holder_pid(process.pid), token, timeout)
+        pid = sandbox.zygote().join(holder_pid(process.pid), token, max(0, until - time.monotonic()))
         os.write(pid_write, b"%d\n" % pid)
     except BaseException:
         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -27,8 +27,8 @@ class FakeWorker:
     """A stand-in for local.Worker in run_tasks: its submit fails when its pipe is broken; it is gone once
     dies_after tasks are done."""
 
-    def __init__(self, course, index, core=None, kernels=False, broken=False, dies_after=None):
-        self.index, self.core, self.kernels = index, core, kernels
+    def __init__(self, course, index, core=None, kernels=False, zygote=None, broken=False, dies_after=None):
+        self.index, self.core, self.kernels, self.zygote = index, core, kernels, zygote
         self.broken, self.dies_after = broken, dies_after
         self.task, self.done, self.closed = None, [], False
         self.conn, self.process = None, type("Process", (), {"sentinel": None})()

@@ -54,6 +54,7 @@ def parse(argv):
     parser.add_argument("--font-cache", help="a folder of matplotlib font lists to copy into MPLCONFIGDIR")
     parser.add_argument("--hold", action="store_true", help="be the sandbox's pid 1 while a kernel joins it")
     parser.add_argument("--pipes", nargs=2, type=int, help="with --hold: the joined process's stdin and stdout")
+    parser.add_argument("--token", help="with --hold: names this sandbox to the zygote (zygote.py's join)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     args.command = args.command[1:] if args.command[:1] == ["--"] else args.command

@@ -163,6 +163,15 @@ def call(namespace, name, args, guard, kinds=None):
     return {**reply, "value": structure, "result_aliases_arg": aliases}, buffers
 
 
+def kernel_path_index(path):
+    """Where IPython puts the notebook's folder on sys.path (path): after the standard library's folders,
+    before the first site-packages (or dist-packages) folder; at the end when there is none."""
+    for index, entry in enumerate(path):
+        if os.path.basename(entry.rstrip("/")) in ("site-packages", "dist-packages"):
+            return index
+    return len(path)
+
+
 def main():
     protocol_in = os.dup(0)
     protocol_out = os.dup(1)
@@ -179,7 +188,9 @@ def main():
     matplotlib = sys.modules.get("matplotlib")
     if matplotlib is not None:  # a fork of the kernels' zygote imported it, with the kernels' backend
         matplotlib.rcParams["backend"] = os.environ["MPLBACKEND"]
-    sys.path.insert(0, os.getcwd())  # the notebook's folder, as in a kernel (backprop_checks)
+    # the notebook's folder (backprop_checks), where a kernel has it: after the standard library, whose names a
+    # submitted file (random.py) cannot take over there
+    sys.path.insert(kernel_path_index(sys.path), os.getcwd())
     reader = wire.Reader(protocol_in)
     header, buffers = reader.read_frame()
     guard = Guard([builtins, np, np.linalg, np.random, json, struct, os, wire])

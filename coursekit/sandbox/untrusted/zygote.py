@@ -20,18 +20,27 @@ instead). For each request it forks:
   copy, the unprivileged uid), becomes dumpable again (as an exec would make it), and runs
   ``python -m ipykernel_launcher`` in place.
 
-The referee's worker starts the same way (its pid 1's command is ``python referee_worker.py <token>``, run in
-place as a script): it takes its stdin and stdout, the referee's protocol, from pid 1 (``launch.py --pipes``).
+The referee's worker starts the same way (its pid 1's command is ``python referee_worker.py``, run in place as
+a script, and its token ``launch.py --token``): it takes its stdin and stdout, the referee's protocol, from pid 1
+(``launch.py --pipes``).
 
 The go-between waits for the kernel, so that an ended kernel is reaped; the kernel dies with the sandbox.
 Replies on stdout, one line per request: the kernel's pid in the sandbox, or ``error: <why>``.
+
+``zygote.py --listen FD MODULES...`` also serves the grading processes of one run (preload.py's offer):
+they connect to the Unix socket FD listens on (bound by the grader in the zygote's private home), read the
+ready line and ask as above. The
+kernel runs on the cores of its sandbox's pid 1, which has those of the grading process that asked.
 """
 import ctypes
 import importlib
 import os
 import random
 import runpy
+import select
 import signal
+import socket
+import struct
 import sys
 
 import launch
@@ -52,16 +61,75 @@ def preload(modules):
             pass
 
 
-def serve(requests, replies):
-    """Start a kernel per request line ``<pid> <token>`` read from requests, until it closes (the grader ended)."""
-    for line in requests:
-        launch.reap()  # the go-betweens that ended
-        pid, _, token = line.strip().partition(" ")
-        if pid.isdigit() and token:
-            replies.write(start(int(pid), token) + "\n")
-        else:
-            replies.write("error: not a pid and a token\n")
-        replies.flush()
+def serve(ready, listener=None):
+    """Answer request lines ``<pid> <token>`` (start a kernel) from the grader on stdin and, with listener,
+    from the grading processes connected to it, each of which first gets the ready line; until stdin closes
+    (the grader that started this zygote ended). Only processes of this zygote's own uid may connect."""
+    peers = {0: Peer(0, 1)}
+    listening = [listener] if listener is not None else []
+    while True:
+        for ready_one in select.select([*peers, *listening], [], [])[0]:
+            if ready_one is listener:
+                accept(listener, peers, ready)
+                continue
+            peer = peers[ready_one]
+            try:
+                data = os.read(peer.fd, 4096)
+            except OSError:
+                data = b""
+            if not data:
+                if peer.fd == 0:
+                    return
+                peer.close()
+                del peers[ready_one]
+                continue
+            peer.buffer += data
+            while b"\n" in peer.buffer:
+                line, _, peer.buffer = peer.buffer.partition(b"\n")
+                peer.send(answer(line.decode(errors="replace")))
+
+
+class Peer:
+    """A grader asking for kernels: the file descriptors of its requests and of its replies, and what of its
+    requests has arrived so far."""
+
+    def __init__(self, fd, reply_fd, connection=None):
+        self.fd, self.reply_fd, self.connection, self.buffer = fd, reply_fd, connection, b""
+
+    def send(self, line):
+        try:
+            os.write(self.reply_fd, (line + "\n").encode())
+        except OSError:
+            pass  # it ended: its next read sees the end
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()
+
+
+def accept(listener, peers, ready):
+    """Accept a grading process's connection, if it runs as this zygote's uid, and send it the ready line."""
+    try:
+        connection, _ = listener.accept()
+    except OSError:
+        return
+    _, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                           struct.calcsize("3i")))
+    if uid != os.geteuid():
+        connection.close()
+        return
+    peer = Peer(connection.fileno(), connection.fileno(), connection)
+    peers[peer.fd] = peer
+    peer.send(ready)
+
+
+def answer(line):
+    """The reply to one request line."""
+    launch.reap()  # the go-betweens that ended
+    pid, _, token = line.strip().partition(" ")
+    if pid.isdigit() and token:
+        return start(int(pid), token)
+    return "error: not a pid and a token"
 
 
 def start(holder, token):
@@ -138,6 +206,7 @@ def run_kernel(reply):
     if args.pipes:
         take_pipes(args.pipes)  # before the pid is sent: then pid 1 closes its copies
     os.chdir(os.readlink("/proc/1/cwd"))
+    os.sched_setaffinity(0, os.sched_getaffinity(1))  # pid 1's cores (its grader's), as if bubblewrap started it
     os.environ.clear()
     os.environ.update(environ)
     os.write(reply, b"%d\n" % os.getpid())
@@ -210,13 +279,17 @@ def fresh_state():
             cells["called"].cell_contents = False
 
 
-def main(modules):
-    preload(modules)
+def main(argv):
+    listening = argv[:1] == ["--listen"]
+    # bound by the grader before this started: a grading process may connect now and wait for the ready line
+    listener = socket.socket(fileno=int(argv[1])) if listening else None
+    preload(argv[2:] if listening else argv)
     # IPython puts the kernel's folder after the standard library: only the other modules can be shadowed there
     loaded = {name.partition(".")[0] for name in sys.modules} - set(sys.stdlib_module_names) - {"launch"}
-    sys.stdout.write(" ".join(["ready", *sorted(loaded)]) + "\n")
+    ready = " ".join(["ready", *sorted(loaded)])
+    sys.stdout.write(ready + "\n")
     sys.stdout.flush()
-    serve(sys.stdin, sys.stdout)
+    serve(ready, listener)
 
 
 if __name__ == "__main__":
