@@ -3,8 +3,10 @@ scratch, nothing of the zygote, a fresh start of their own, and a fallback when 
 
 Each test starts real kernels in bubblewrap; the zygote needs root (it joins the sandbox's namespaces).
 """
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -258,10 +260,10 @@ def test_the_kernels_of_a_shared_zygote_run_on_the_cores_of_their_grading_proces
     cores = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(cores)})  # a pinned grading process; its sandbox's pid 1 inherits the core
     try:
-        km, outputs = run(folder, "import os; print(sorted(os.sched_getaffinity(0)))")
+        km, outputs = run(folder, "import os, sys; print(sorted(os.sched_getaffinity(0)), 'sklearn' in sys.modules)")
     finally:
         os.sched_setaffinity(0, cores)
-    assert printed(outputs[0]) == str([min(cores)])
+    assert printed(outputs[0]) == f"{[min(cores)]} True"
 
 
 def test_a_shared_zygote_answers_no_process_of_another_uid(shared):
@@ -269,10 +271,10 @@ def test_a_shared_zygote_answers_no_process_of_another_uid(shared):
     os.chmod(os.path.dirname(address), 0o755)  # let the other uid reach the socket, which the zygote refuses
     os.chmod(address, 0o666)
     code = ("import os, socket, sys\nos.setgid(65101); os.setuid(65101)\n"
-            "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(20)\n"
+            "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(60)\n"
             "print(repr(s.recv(100)))")
     try:
-        done = subprocess.run([sys.executable, "-c", code, address], capture_output=True, text=True, timeout=60)
+        done = subprocess.run([sys.executable, "-c", code, address], capture_output=True, text=True, timeout=90)
     finally:
         os.chmod(os.path.dirname(address), 0o700)
         os.chmod(address, 0o600)
@@ -285,3 +287,52 @@ def test_a_grading_process_whose_shared_zygote_is_gone_starts_its_own(folder, sh
     km, outputs = run(folder, "import sys; print('sklearn.datasets' in sys.modules)")
     assert km.held_command is not None and printed(outputs[0]) == "True"
     assert SandboxedKernelManager.zygote_failures == 1 and preload._shared is None
+
+
+def test_a_preloaded_kernel_computes_with_one_blas_thread_as_one_started_from_scratch(folder, shared):
+    """The shared zygote imports NumPy on every core; its kernels still size BLAS as a kernel on one core."""
+    code = "import numpy, threadpoolctl; print(sorted({p['num_threads'] for p in threadpoolctl.threadpool_info()}))"
+    fresh = Config()
+    fresh.Sandbox.preload = []
+    km, outputs = run(folder, code, config=fresh)
+    assert km.held_command is None
+    assert printed(outputs[0]) == facts_line(folder, code) == "[1]"
+
+
+def facts_line(folder, code):
+    """What code printed in a preloaded kernel."""
+    km, outputs = run(folder, code)
+    assert km.held_command is not None, "the kernel did not start from the zygote"
+    return printed(outputs[0])
+
+
+def test_a_peer_that_reads_no_replies_holds_up_no_other(shared):
+    address, _ = shared
+    greedy = socket.socket(socket.AF_UNIX)
+    greedy.connect(address)
+    greedy.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        for _ in range(2000):
+            greedy.send(b"x\n" * 1000)  # requests whose replies it never reads
+    other = preload.SharedZygote(address)
+    try:
+        other.loaded(30)
+        with pytest.raises(preload.ZygoteError, match="not the held sandbox"):
+            other.join(os.getpid(), "token", timeout=30)
+    finally:
+        other.close()
+        greedy.close()
+
+
+def test_threads_asking_for_a_zygote_at_once_share_one():
+    import threading
+    found, environment = [], {"PATH": "/usr/bin:/bin"}
+    threads = [threading.Thread(target=lambda: found.append(preload.zygote(["json"], environment))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert len({id(z) for z in found}) == 1
+    finally:
+        found[0].close()

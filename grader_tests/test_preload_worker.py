@@ -176,6 +176,9 @@ def test_waiting_for_the_zygote_is_not_the_submissions_time(folder, monkeypatch,
                     f"runpy.run_path({str(preload.ZYGOTE)!r}, run_name='__main__')\n")
     monkeypatch.setattr(preload, "ZYGOTE", slow)
     monkeypatch.setattr(preload, "_zygotes", {})
-    student = StudentProcess(["def twice(x):\n    return 2 * x\n"], str(folder), Sandbox(), timeout=2)
-    assert held(student)
-    assert call(student, "twice", 21) == 42
+    try:
+        student = StudentProcess(["def twice(x):\n    return 2 * x\n"], str(folder), Sandbox(), timeout=2)
+        assert held(student)
+        assert call(student, "twice", 21) == 42
+    finally:
+        preload.close_zygotes()  # the slow one, and its folder

@@ -50,6 +50,7 @@ SANDBOX_LAUNCHER = "/sandbox/launch.py"
 KERNEL_FOLDER_PREFIX = "coursekit-kernel-"  # + the grading process's pid: remove_stale_kernel_folders
 READY_SECONDS = 60  # for a held sandbox to say it is ready
 ZYGOTE_ATTEMPTS = 3  # failures of the zygote after which a grading process starts every kernel from scratch
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 FONT_CACHE = "/sandbox/matplotlib"  # the grader's matplotlib font lists, read-only (font_cache_files)
 
 
@@ -195,8 +196,11 @@ class Sandbox(LoggingConfigurable):
         return bool(self.preload) and self.isolates_files() and os.geteuid() == 0
 
     def environment(self):
-        """The sandbox's whole environment (bubblewrap clears the rest)."""
-        return {"HOME": "/tmp", "PATH": "/usr/bin:/bin", "MPLCONFIGDIR": "/tmp/matplotlib", "LANG": "C.UTF-8"}
+        """The sandbox's whole environment (bubblewrap clears the rest). One BLAS thread: a grading process runs
+        on a core of its own, and a kernel, preloaded or not, then computes as it does there (the zygote's
+        NumPy sizes its thread pool when imported, before a kernel is moved to its grading process's core)."""
+        return {"HOME": "/tmp", "PATH": "/usr/bin:/bin", "MPLCONFIGDIR": "/tmp/matplotlib", "LANG": "C.UTF-8",
+                **{name: "1" for name in BLAS_THREADS}}
 
     def launcher_args(self, launcher, private=(), silence=False, font_cache=False, hold=False, pipes=None,
                       token=None):

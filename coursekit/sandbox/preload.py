@@ -128,12 +128,15 @@ class SharedZygote(Zygote):
     requests and replies, over the zygote's Unix socket. Closing it leaves the zygote running."""
 
     def __init__(self, address):
+        self.address = address
         self.connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.connection.settimeout(READY_SECONDS)  # its queue of connections may be full
         try:
             self.connection.connect(address)
         except OSError as error:
             self.connection.close()
             raise ZygoteError(f"the run's kernel zygote cannot be reached: {error}") from None
+        self.connection.settimeout(None)  # each answer's wait has its own limit (expect)
         self.requests, self.replies = self.connection.makefile("w"), self.connection.makefile("r")
         self.lock = threading.Lock()
         self.modules = None
@@ -150,6 +153,7 @@ class SharedZygote(Zygote):
 
 
 _zygotes = {}
+_registry = threading.Lock()  # of _zygotes
 _shared = None  # (address, key) of the zygote this grading process was offered (share)
 
 
@@ -163,23 +167,29 @@ def zygote(modules, environment, font_cache=None):
     starts its own: a zygote's pipes belong to the process that started it), or the zygote of the process
     that started this one, when it offered one with the same settings (share)."""
     key = zygote_key(modules, environment, font_cache)
-    if _shared is not None and _shared[1] == key:
-        found = _zygotes.get((os.getpid(), "shared"))
+    with _registry:  # a Dask worker's threads each grade with a kept pool of this process
+        if _shared is not None and _shared[1] == key:
+            found = _zygotes.get((os.getpid(), "shared"))
+            if found is None or not found.alive():
+                found = _zygotes[(os.getpid(), "shared")] = SharedZygote(_shared[0])
+            return found
+        found = _zygotes.get((os.getpid(), key))
         if found is None or not found.alive():
-            found = _zygotes[(os.getpid(), "shared")] = SharedZygote(_shared[0])
+            found = _zygotes[(os.getpid(), key)] = Zygote(modules, environment, font_cache)
         return found
-    found = _zygotes.get((os.getpid(), key))
-    if found is None or not found.alive():
-        found = _zygotes[(os.getpid(), key)] = Zygote(modules, environment, font_cache)
-    return found
 
 
 def offer(modules, environment, font_cache=None):
     """Start this process's zygote now, if it is not running, for the grading processes it starts to share:
     its offer, (address, key), for share() in each of them. One zygote for a run's workers instead of one each
-    (about 1.7 s of CPU each), started before the grader's own imports."""
+    (about 1.7 s of CPU each), started before the grader's own imports. This process's zygotes of other
+    settings are ended: an offer made before the course's settings were read that they did not match."""
+    key = zygote_key(modules, environment, font_cache)
+    with _registry:
+        for other in [k for k in _zygotes if k[0] == os.getpid() and k[1] not in (key, "shared")]:
+            _zygotes.pop(other).close()
     found = zygote(modules, environment, font_cache)
-    return found.address, zygote_key(modules, environment, font_cache)
+    return found.address, key
 
 
 def share(offered):

@@ -32,6 +32,7 @@ they connect to the Unix socket FD listens on (bound by the grader in the zygote
 ready line and ask as above. The
 kernel runs on the cores of its sandbox's pid 1, which has those of the grading process that asked.
 """
+import contextlib
 import ctypes
 import importlib
 import os
@@ -48,6 +49,7 @@ import launch
 NAMESPACES = ("ipc", "uts", "net", "pid", "mnt")  # mnt last: it changes what /proc/<pid> names
 KERNEL_MODULE = "ipykernel_launcher"
 MATPLOTLIB_DIRS = ("get_configdir", "get_cachedir")
+START_SECONDS = 30  # for the go-between to answer with the kernel's pid; the other requests wait meanwhile
 PR_SET_DUMPABLE = 4  # linux/prctl.h
 PR_SET_NO_NEW_PRIVS = 38
 
@@ -64,7 +66,8 @@ def preload(modules):
 def serve(ready, listener=None):
     """Answer request lines ``<pid> <token>`` (start a kernel) from the grader on stdin and, with listener,
     from the grading processes connected to it, each of which first gets the ready line; until stdin closes
-    (the grader that started this zygote ended). Only processes of this zygote's own uid may connect."""
+    (the grader that started this zygote ended). Only processes of this zygote's own uid may connect; one that
+    does not read its replies is dropped, so that it cannot hold up the others."""
     peers = {0: Peer(0, 1)}
     listening = [listener] if listener is not None else []
     while True:
@@ -80,13 +83,13 @@ def serve(ready, listener=None):
             if not data:
                 if peer.fd == 0:
                     return
-                peer.close()
-                del peers[ready_one]
+                drop(peers, peer)
                 continue
             peer.buffer += data
-            while b"\n" in peer.buffer:
+            while b"\n" in peer.buffer and peer.fd in peers:
                 line, _, peer.buffer = peer.buffer.partition(b"\n")
-                peer.send(answer(line.decode(errors="replace")))
+                if not peer.send(answer(line.decode(errors="replace"))) and peer.fd != 0:
+                    drop(peers, peer)
 
 
 class Peer:
@@ -97,14 +100,18 @@ class Peer:
         self.fd, self.reply_fd, self.connection, self.buffer = fd, reply_fd, connection, b""
 
     def send(self, line):
+        """Write the reply line; whether it went (a connection's socket does not block: a full one fails)."""
+        data = (line + "\n").encode()
         try:
-            os.write(self.reply_fd, (line + "\n").encode())
+            return os.write(self.reply_fd, data) == len(data)
         except OSError:
-            pass  # it ended: its next read sees the end
+            return False
 
-    def close(self):
-        if self.connection is not None:
-            self.connection.close()
+
+def drop(peers, peer):
+    del peers[peer.fd]
+    if peer.connection is not None:
+        peer.connection.close()
 
 
 def accept(listener, peers, ready):
@@ -118,18 +125,23 @@ def accept(listener, peers, ready):
     if uid != os.geteuid():
         connection.close()
         return
+    connection.setblocking(False)
     peer = Peer(connection.fileno(), connection.fileno(), connection)
     peers[peer.fd] = peer
-    peer.send(ready)
+    if not peer.send(ready):
+        drop(peers, peer)
 
 
 def answer(line):
     """The reply to one request line."""
-    launch.reap()  # the go-betweens that ended
-    pid, _, token = line.strip().partition(" ")
-    if pid.isdigit() and token:
-        return start(int(pid), token)
-    return "error: not a pid and a token"
+    try:
+        launch.reap()  # the go-betweens that ended
+        pid, _, token = line.strip().partition(" ")
+        if pid.isdigit() and token:
+            return start(int(pid), token)
+        return "error: not a pid and a token"
+    except Exception as error:  # noqa: BLE001 - out of processes or files: this kernel fails, the zygote goes on
+        return f"error: {type(error).__name__}: {error}"
 
 
 def start(holder, token):
@@ -144,6 +156,9 @@ def start(holder, token):
             os._exit(1)
     os.close(write)
     with os.fdopen(read) as reply:
+        if not select.select([reply], [], [], START_SECONDS)[0]:
+            os.kill(pid, signal.SIGKILL)  # its kernel, if any, dies with its sandbox, which the grader then stops
+            return f"error: the kernel did not start within {START_SECONDS} s"
         line = reply.readline().strip()
     return line if line.isdigit() else (line or "error: the kernel's process ended before it started")
 
@@ -206,7 +221,8 @@ def run_kernel(reply):
     if args.pipes:
         take_pipes(args.pipes)  # before the pid is sent: then pid 1 closes its copies
     os.chdir(os.readlink("/proc/1/cwd"))
-    os.sched_setaffinity(0, os.sched_getaffinity(1))  # pid 1's cores (its grader's), as if bubblewrap started it
+    with contextlib.suppress(OSError):  # pid 1's cores (its grader's), as if bubblewrap had started it there
+        os.sched_setaffinity(0, os.sched_getaffinity(1))
     os.environ.clear()
     os.environ.update(environ)
     os.write(reply, b"%d\n" % os.getpid())
