@@ -19,6 +19,7 @@ from traitlets.config import Config
 
 from coursekit.sandbox import ZYGOTE_ATTEMPTS, Sandbox, SandboxedKernelManager, offer_zygote, preload
 from support.files import Listener, reach_code
+from support.zygotes import BROKEN, replace_zygote
 
 pytestmark = [pytest.mark.slow,  # real kernels
               pytest.mark.skipif(not Sandbox().preloaded(), reason="the zygote needs root and bubblewrap")]
@@ -214,12 +215,7 @@ def test_the_zygote_starts_no_kernel_outside_a_sandbox_whatever_the_command_line
 
 
 def test_when_the_zygote_fails_kernels_start_from_scratch(folder, monkeypatch, tmp_path):
-    broken = tmp_path / "zygote.py"
-    broken.write_text("import sys\nprint('ready', flush=True)\nsys.stdin.readline()\n"
-                      "print('error: broken', flush=True)\n")
-    monkeypatch.setattr(preload, "ZYGOTE", broken)
-    monkeypatch.setattr(preload, "_zygotes", {})
-    monkeypatch.setattr(SandboxedKernelManager, "zygote_failures", 0)
+    replace_zygote(monkeypatch, tmp_path, BROKEN)
     km, outputs = run(folder, "import sys; print('sklearn.datasets' in sys.modules)", "print('and on')")
     assert SandboxedKernelManager.zygote_failures == 1
     assert [printed(out) for out in outputs] == ["False", "and on"]

@@ -12,6 +12,7 @@ import pytest
 
 from coursekit.sandbox import Sandbox, SandboxedKernelManager, preload
 from coursekit.sandbox.functions import StudentCodeError, StudentProcess, proxy
+from support.zygotes import BROKEN, replace_zygote
 
 pytestmark = [pytest.mark.slow,  # real sandboxes, and a zygote per test process
               pytest.mark.skipif(not Sandbox().preloaded(), reason="the zygote needs root and bubblewrap")]
@@ -149,12 +150,7 @@ def test_matplotlib_in_a_preloaded_worker_draws_as_in_one_started_from_scratch(f
 
 
 def test_when_the_zygote_fails_the_worker_starts_from_scratch(folder, monkeypatch, tmp_path):
-    broken = tmp_path / "zygote.py"
-    broken.write_text("import sys\nprint('ready', flush=True)\nsys.stdin.readline()\n"
-                      "print('error: broken', flush=True)\n")
-    monkeypatch.setattr(preload, "ZYGOTE", broken)
-    monkeypatch.setattr(preload, "_zygotes", {})
-    monkeypatch.setattr(SandboxedKernelManager, "zygote_failures", 0)
+    replace_zygote(monkeypatch, tmp_path, BROKEN)
     student = start(folder, FACTS)
     assert SandboxedKernelManager.zygote_failures == 1 and not held(student)
     assert not json.loads(call(student, "facts", 0))["preloaded"]
@@ -171,11 +167,9 @@ def test_a_file_named_like_a_standard_module_is_not_imported_in_either_worker(fo
 
 
 def test_waiting_for_the_zygote_is_not_the_submissions_time(folder, monkeypatch, tmp_path):
-    slow = tmp_path / "zygote.py"
-    slow.write_text(f"import runpy, sys, time\nsys.path.insert(0, {str(preload.ZYGOTE.parent)!r})\ntime.sleep(3)\n"
-                    f"runpy.run_path({str(preload.ZYGOTE)!r}, run_name='__main__')\n")
-    monkeypatch.setattr(preload, "ZYGOTE", slow)
-    monkeypatch.setattr(preload, "_zygotes", {})
+    real = preload.ZYGOTE
+    replace_zygote(monkeypatch, tmp_path, f"import runpy, sys, time\nsys.path.insert(0, {str(real.parent)!r})\n"
+                                          f"time.sleep(3)\nrunpy.run_path({str(real)!r}, run_name='__main__')\n")
     try:
         student = StudentProcess(["def twice(x):\n    return 2 * x\n"], str(folder), Sandbox(), timeout=2)
         assert held(student)
