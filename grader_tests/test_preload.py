@@ -237,12 +237,14 @@ def test_with_no_preload_configured_kernels_start_from_scratch(folder):
 @pytest.fixture
 def shared(monkeypatch):
     """This test process as a grading process offered the zygote of the process that started it (offer_zygote):
-    here the same process, which asks it through its socket all the same."""
+    the zygote is started here, and then left out of this process's own, as another process's would be."""
     offered = offer_zygote()
+    owner = preload._zygotes.pop((os.getpid(), offered[1]))
     monkeypatch.setattr(preload, "_shared", None)
     preload.share(offered)
     yield offered
-    preload.close_zygotes()  # the connection, and this process's own zygotes (the next test starts them again)
+    preload.close_zygotes()  # the connection, and the zygotes of this process's own the test started
+    owner.close()
 
 
 def test_a_grading_process_offered_the_zygote_starts_its_kernels_from_it(folder, shared):
@@ -282,7 +284,18 @@ def test_a_grading_process_whose_shared_zygote_is_gone_starts_its_own(folder, sh
     preload.share((str(tmp_path / "gone"), shared[1]))
     km, outputs = run(folder, "import sys; print('sklearn.datasets' in sys.modules)")
     assert km.held_command is not None and printed(outputs[0]) == "True"
-    assert SandboxedKernelManager.zygote_failures == 1 and preload._shared is None
+    assert preload._shared is None and (os.getpid(), shared[1]) in preload._zygotes
+
+
+def test_a_failed_kernel_start_keeps_the_grading_process_on_the_shared_zygote(folder, shared, monkeypatch):
+    """Trouble with one sandbox closes the connection; the next kernel connects to the same zygote again."""
+    monkeypatch.setattr(SandboxedKernelManager, "zygote_failures", 0)
+    from coursekit.sandbox import zygote_trouble
+    run(folder, "pass")
+    zygote_trouble(SandboxedKernelManager().log, RuntimeError("the kernel's sandbox did not start"))
+    km, outputs = run(folder, "import sys; print('sklearn.datasets' in sys.modules)")
+    assert km.held_command is not None and printed(outputs[0]) == "True"
+    assert preload._shared == shared and preload._zygotes[(os.getpid(), "shared")].alive()
 
 
 def test_a_preloaded_kernel_computes_with_one_blas_thread_as_one_started_from_scratch(folder, shared):

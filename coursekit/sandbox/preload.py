@@ -166,13 +166,18 @@ def zygote(modules, environment, font_cache=None):
     """This process's zygote for these modules and environment, started on first use (a forked grading worker
     starts its own: a zygote's pipes belong to the process that started it), or the zygote of the process
     that started this one, when it offered one with the same settings (share)."""
+    global _shared
     key = zygote_key(modules, environment, font_cache)
     with _registry:  # a Dask worker's threads each grade with a kept pool of this process
         if _shared is not None and _shared[1] == key:
             found = _zygotes.get((os.getpid(), "shared"))
-            if found is None or not found.alive():
+            if found is not None and found.alive():
+                return found
+            try:
                 found = _zygotes[(os.getpid(), "shared")] = SharedZygote(_shared[0])
-            return found
+                return found
+            except ZygoteError:
+                _shared = None  # it is gone (its run ended): this process starts its own
         found = _zygotes.get((os.getpid(), key))
         if found is None or not found.alive():
             found = _zygotes[(os.getpid(), key)] = Zygote(modules, environment, font_cache)
@@ -200,10 +205,8 @@ def share(offered):
 
 @atexit.register
 def close_zygotes():
-    """End this process's zygotes (not those of the process it was forked from), and stop asking a shared one:
-    the next kernel's zygote is one of this process."""
-    global _shared
-    _shared = None
+    """End this process's zygotes (not those of the process it was forked from) and its connection to a shared
+    one: the next kernel asks a new one, or connects again (zygote)."""
     for (owner, *_), found in _zygotes.items():
         if owner == os.getpid():
             found.close()
