@@ -19,6 +19,7 @@ from traitlets.config import Config
 
 from coursekit.sandbox import ZYGOTE_ATTEMPTS, Sandbox, SandboxedKernelManager, offer_zygote, preload
 from support.files import Listener, reach_code
+from support.course import REPO
 from support.zygotes import BROKEN, replace_zygote
 
 pytestmark = [pytest.mark.slow,  # real kernels
@@ -122,8 +123,7 @@ def test_a_preloaded_kernel_holds_none_of_the_zygotes_pipes(folder):
             "    try:\n        links[fd] = os.readlink('/proc/self/fd/' + fd)\n"
             "    except OSError:\n        pass  # the listing's own\nprint(json.dumps(links))")
     links = facts(folder, code)
-    sandbox = Sandbox()
-    zygote = preload.zygote(sandbox.preload, sandbox.environment())
+    zygote = Sandbox().zygote()  # the one the kernel came from
     pipes = {f"pipe:[{os.fstat(stream.fileno()).st_ino}]" for stream in (zygote.process.stdin, zygote.process.stdout)}
     assert links["0"] == "/dev/null"
     assert not pipes & set(links.values()), links
@@ -345,3 +345,57 @@ def test_threads_asking_for_a_zygote_at_once_share_one():
         assert len({id(z) for z in found}) == 1
     finally:
         found[0].close()
+
+
+def test_a_shared_zygote_that_ended_is_seen_gone_before_the_next_kernel(folder, shared, monkeypatch):
+    monkeypatch.setattr(SandboxedKernelManager, "zygote_failures", 0)
+    run(folder, "pass")
+    connection = preload._zygotes[(os.getpid(), "shared")]
+    os.kill(owner_pid(shared), 9)
+    deadline = time.monotonic() + 10
+    while connection.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not connection.alive()
+    km, outputs = run(folder, "import sys; print('sklearn.datasets' in sys.modules)")
+    assert km.held_command is not None and printed(outputs[0]) == "True"
+    assert SandboxedKernelManager.zygote_failures == 0 and preload._shared is None
+
+
+def owner_pid(offered):
+    """The pid of the zygote listening at the offer's address."""
+    address = offered[0]
+    inode = next(line.split()[6] for line in open("/proc/net/unix").read().splitlines()[1:]
+                 if line.split()[-1] == address)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]" for fd in os.listdir(f"/proc/{pid}/fd")):
+                return int(pid)
+    raise AssertionError("no process listens at the offer's address")
+
+
+def test_the_grade_commands_first_offer_has_the_settings_its_workers_ask_for():
+    """The grade command offers its zygote before it reads the course's settings or imports matplotlib; its
+    workers ask with the course's settings, after the fork server imported matplotlib: the same key, or each
+    worker would start a zygote of its own."""
+    code = ("import json\nfrom coursekit.sandbox import Sandbox, font_cache_files, preload\n"
+            "s = Sandbox()\nprint(json.dumps(preload.zygote_key(s.preload, s.environment(), font_cache_files())))")
+    before = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
+    import matplotlib.pyplot  # noqa: F401 - as in the fork server
+    from coursekit.course.config import course_directory
+    from coursekit.sandbox import font_cache_files
+    sandbox = Sandbox(config=course_directory(REPO).config)
+    worker = preload.zygote_key(sandbox.preload, sandbox.environment(), font_cache_files())
+    assert json.loads(before.stdout) == json.loads(json.dumps(worker)), before.stderr
+
+
+def test_a_provisional_offer_of_other_settings_is_ended_by_the_courses(monkeypatch):
+    monkeypatch.setattr(preload, "_provisional", None)
+    environment = {"PATH": "/usr/bin:/bin"}
+    first = preload.offer(["json"], environment, provisional=True)
+    provisional = preload._zygotes[(os.getpid(), first[1])]
+    second = preload.offer(["csv"], environment)
+    try:
+        assert not provisional.alive() and (os.getpid(), first[1]) not in preload._zygotes
+        assert preload._zygotes[(os.getpid(), second[1])].alive()
+    finally:
+        preload._zygotes.pop((os.getpid(), second[1])).close()

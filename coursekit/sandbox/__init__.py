@@ -354,14 +354,16 @@ def zygote_trouble(log, error, what="this kernel"):
 
 def offer_zygote(config=None):
     """Start now the kernel zygote that the grading processes this process starts share (preload.offer), when
-    kernels start preloaded (``Sandbox.preloaded``) with config's settings (the defaults without one): its
-    offer, for ``Worker(zygote=...)``, or None."""
+    kernels start preloaded (``Sandbox.preloaded``) with config's settings: its offer, for
+    ``Worker(zygote=...)``, or None. Without config (before the course's settings are read), a provisional
+    offer with the defaults, ended by the next call if the course's settings differ."""
+    from . import preload
     sandbox = Sandbox(config=config) if config is not None else Sandbox()
     if not sandbox.preloaded():
+        preload.settle(None)
         return None
-    from .preload import offer
     try:
-        return offer(sandbox.preload, sandbox.environment(), font_cache_files())
+        return preload.offer(sandbox.preload, sandbox.environment(), font_cache_files(), provisional=config is None)
     except Exception:  # noqa: BLE001 - each grading process starts its own then
         return None
 

@@ -99,7 +99,11 @@ class StudentProcess:
             os.set_blocking(pipe.fileno(), False)  # every wait is a select with the deadline
         self.reader = wire.Reader(self.from_worker.fileno(), wait=lambda: self._wait(readable=True))
         self.defined = None
-        self._send({"cells": cells})
+        try:
+            self._send({"cells": cells})
+        except StudentCodeError:  # cells too large to send: nothing ran
+            self.close()
+            raise
         self._run_cells(cell_timeout)
 
     def _run_cells(self, cell_timeout):

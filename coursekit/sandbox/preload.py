@@ -1,8 +1,10 @@
 """Kernels that start from a process which imported their libraries once: the zygote (untrusted/zygote.py).
 
 A kernel that starts from scratch spends about 3 s of CPU before the first cell: Python, ipykernel, NumPy,
-matplotlib and scikit-learn (benchmarks/PROFILE.md). Plain nbgrader pays that per submission too. Here each
-grading process starts one zygote that imports them once; then each kernel is:
+matplotlib and scikit-learn (benchmarks/PROFILE.md). Plain nbgrader pays that per submission too. Here one
+zygote imports them once: the grade command's (``offer``), shared by its grading processes, or a grading
+process's own (a Dask worker process offers one to the grading processes it keeps). Then each kernel, and each
+referee worker (sandbox/functions.py), is:
 
 1. its sandbox, built by bubblewrap exactly as for any kernel, around ``launch.py --hold`` as its pid 1;
 2. a fork of the zygote that joins that sandbox's namespaces and runs launch.py's limits and the kernel there.
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from ..errors import KitError
@@ -48,6 +51,15 @@ class Zygote:
         """modules: what the zygote imports; environment: the sandbox's (name -> value); font_cache: host
         font list files to copy into the zygote's own MPLCONFIGDIR (its home, a private temporary folder)."""
         self.home = tempfile.mkdtemp(prefix=f"{KERNEL_FOLDER_PREFIX}{os.getpid()}-zygote-")
+        try:
+            self.start(modules, environment, font_cache)
+        except BaseException:
+            shutil.rmtree(self.home, ignore_errors=True)
+            raise
+        self.lock = threading.Lock()
+        self.modules = None
+
+    def start(self, modules, environment, font_cache):
         self.address = os.path.join(self.home, "socket")
         fonts = os.path.join(self.home, "matplotlib")
         os.makedirs(fonts)
@@ -59,14 +71,12 @@ class Zygote:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:  # bound before anyone connects
             listener.bind(self.address)
             os.chmod(self.address, 0o600)
-            listener.listen(64)
+            listener.listen(socket.SOMAXCONN)  # nothing is accepted while it imports: every worker waits there
             self.process = subprocess.Popen([sys.executable, str(ZYGOTE), "--listen", str(listener.fileno()),
                                              *modules], cwd=self.home, env=env, stdin=subprocess.PIPE,
                                             stdout=subprocess.PIPE, text=True, pass_fds=(listener.fileno(),),
                                             start_new_session=True)  # no controlling terminal to pass on
         self.requests, self.replies = self.process.stdin, self.process.stdout
-        self.lock = threading.Lock()
-        self.modules = None
 
     def loaded(self, timeout=READY_SECONDS):
         """The top-level modules the zygote imported, once it is ready."""
@@ -104,7 +114,7 @@ class Zygote:
             line = self.replies.readline()
         except OSError:
             line = ""
-        if not line:
+        if not line.endswith("\n"):  # a line cut short by the zygote's end is no answer
             self.fail("ended")
         return line.strip()
 
@@ -127,22 +137,32 @@ class SharedZygote(Zygote):
     """A grading process's connection to the zygote of the process that started it (offer, share): the same
     requests and replies, over the zygote's Unix socket. Closing it leaves the zygote running."""
 
-    def __init__(self, address):
+    def __init__(self, address, timeout=READY_SECONDS):
         self.address = address
         self.connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.connection.settimeout(READY_SECONDS)  # its queue of connections may be full
-        try:
-            self.connection.connect(address)
-        except OSError as error:
-            self.connection.close()
-            raise ZygoteError(f"the run's kernel zygote cannot be reached: {error}") from None
-        self.connection.settimeout(None)  # each answer's wait has its own limit (expect)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.connection.connect(address)
+                break
+            except BlockingIOError:  # its queue of connections is full (EAGAIN): wait for room
+                if time.monotonic() > deadline:
+                    self.connection.close()
+                    raise ZygoteError("the run's kernel zygote accepted no connection in time") from None
+                time.sleep(0.05)
+            except OSError as error:
+                self.connection.close()
+                raise ZygoteError(f"the run's kernel zygote cannot be reached: {error}") from None
         self.requests, self.replies = self.connection.makefile("w"), self.connection.makefile("r")
         self.lock = threading.Lock()
         self.modules = None
         self.open = True
 
     def alive(self):
+        """Whether the connection is open: between two requests nothing is due, so a connection that can be
+        read (once the ready line was) has ended."""
+        if self.open and self.modules is not None and select.select([self.connection], [], [], 0)[0]:
+            self.close()
         return self.open
 
     def close(self):
@@ -155,6 +175,7 @@ class SharedZygote(Zygote):
 _zygotes = {}
 _registry = threading.Lock()  # of _zygotes
 _shared = None  # (address, key) of the zygote this grading process was offered (share)
+_provisional = None  # the key of the zygote this process offered before it read the course's settings
 
 
 def zygote_key(modules, environment, font_cache=None):
@@ -180,21 +201,35 @@ def zygote(modules, environment, font_cache=None):
                 _shared = None  # it is gone (its run ended): this process starts its own
         found = _zygotes.get((os.getpid(), key))
         if found is None or not found.alive():
+            if found is not None:
+                found.close()  # its folder
             found = _zygotes[(os.getpid(), key)] = Zygote(modules, environment, font_cache)
         return found
 
 
-def offer(modules, environment, font_cache=None):
+def offer(modules, environment, font_cache=None, provisional=False):
     """Start this process's zygote now, if it is not running, for the grading processes it starts to share:
     its offer, (address, key), for share() in each of them. One zygote for a run's workers instead of one each
-    (about 1.7 s of CPU each), started before the grader's own imports. This process's zygotes of other
-    settings are ended: an offer made before the course's settings were read that they did not match."""
+    (about 1.7 s of CPU each), started before the grader's own imports. provisional: made before the course's
+    settings were read (the grade command's first step); the next offer, or settle(), ends it if they differ."""
+    global _provisional
     key = zygote_key(modules, environment, font_cache)
-    with _registry:
-        for other in [k for k in _zygotes if k[0] == os.getpid() and k[1] not in (key, "shared")]:
-            _zygotes.pop(other).close()
+    settle(key)
     found = zygote(modules, environment, font_cache)
+    if provisional:
+        _provisional = key
     return found.address, key
+
+
+def settle(key):
+    """End the provisional offer's zygote unless the course's settings (key; None: no zygote) are its own."""
+    global _provisional
+    with _registry:
+        if _provisional is not None and _provisional != key:
+            found = _zygotes.pop((os.getpid(), _provisional), None)
+            if found is not None:
+                found.close()
+        _provisional = None
 
 
 def share(offered):

@@ -164,8 +164,9 @@ def call(namespace, name, args, guard, kinds=None):
 
 
 def kernel_path_index(path):
-    """Where IPython puts the notebook's folder on sys.path (path): after the standard library's folders,
-    before the first site-packages (or dist-packages) folder; at the end when there is none."""
+    """Where a kernel has the notebook's folder on sys.path (path): after the standard library's folders,
+    before the first site-packages (or dist-packages) folder, as IPython puts it; at the end in a Python that
+    has none."""
     for index, entry in enumerate(path):
         if os.path.basename(entry.rstrip("/")) in ("site-packages", "dist-packages"):
             return index
