@@ -305,14 +305,7 @@ def test_a_preloaded_kernel_computes_with_one_blas_thread_as_one_started_from_sc
     fresh.Sandbox.preload = []
     km, outputs = run(folder, code, config=fresh)
     assert km.held_command is None
-    assert printed(outputs[0]) == facts_line(folder, code) == "[1]"
-
-
-def facts_line(folder, code):
-    """What code printed in a preloaded kernel."""
-    km, outputs = run(folder, code)
-    assert km.held_command is not None, "the kernel did not start from the zygote"
-    return printed(outputs[0])
+    assert json.loads(printed(outputs[0])) == facts(folder, code) == [1]
 
 
 def test_a_peer_that_reads_no_replies_holds_up_no_other(shared):

@@ -30,7 +30,6 @@ import functools
 import glob
 import importlib.machinery
 import os
-import select
 import shutil
 import subprocess
 import sys
@@ -492,12 +491,8 @@ class SandboxedKernelManager(AsyncKernelManager):
     def start_from_zygote(self, process, pid_1):
         """Once the held sandbox (process: bubblewrap) says ready, have the zygote start the kernel in it and
         tell the sandbox's pid 1 (pid_1: its stdin) which process to wait for."""
-        from .preload import ZygoteError, holder_pid
-        with process.stdout:
-            if not select.select([process.stdout], [], [], READY_SECONDS)[0] or process.stdout.readline() != b"ready\n":
-                raise ZygoteError("the kernel's sandbox did not start")
-        kernel = self.zygote().join(holder_pid(process.pid), os.path.realpath(self.connection_file))
-        pid_1.write(b"%d\n" % kernel)
+        self.zygote().start_in(process, os.path.realpath(self.connection_file), pid_1.fileno(),
+                               time.monotonic() + READY_SECONDS)
 
     _launch_kernel = _async_launch_kernel
 

@@ -268,7 +268,6 @@ def held_worker(sandbox, worker, cwd, binds, instructor, until):
     """start_worker's fork of the zygote, started by time.monotonic() until: bubblewrap builds the sandbox
     around ``launch.py --hold``, which holds the protocol's pipes (``--pipes``) until the zygote's fork, joined
     to the sandbox, has taken them."""
-    from .preload import ZygoteError, holder_pid
     token = secrets.token_hex(16)  # in pid 1's command line: the zygote joins no other process
     opened = []
     try:
@@ -288,12 +287,7 @@ def held_worker(sandbox, worker, cwd, binds, instructor, until):
         os.close(fd)
     to_worker, from_worker = open(to_write, "wb", buffering=0), open(from_read, "rb", buffering=0)
     try:
-        with process.stdout:
-            if not select.select([process.stdout], [], [], max(0, until - time.monotonic()))[0] \
-                    or process.stdout.readline() != b"ready\n":
-                raise ZygoteError("the referee worker's sandbox did not start")
-        pid = sandbox.zygote().join(holder_pid(process.pid), token, max(0, until - time.monotonic()))
-        os.write(pid_write, b"%d\n" % pid)
+        sandbox.zygote().start_in(process, token, pid_write, until)
     except BaseException:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, 9)

@@ -106,6 +106,17 @@ class Zygote:
             raise ZygoteError(f"the kernel zygote could not start a kernel: {reply}")
         return int(reply)
 
+    def start_in(self, process, token, pid_1, until):
+        """Once the held sandbox of process (bubblewrap around ``launch.py --hold``, its stdout a pipe) says
+        ready, start in it the process its pid 1 describes (a kernel, a referee worker) and write that process's
+        pid to pid_1 (a file descriptor: pid 1's stdin); all by time.monotonic() until."""
+        with process.stdout:
+            if not select.select([process.stdout], [], [], max(0, until - time.monotonic()))[0] \
+                    or process.stdout.readline() != b"ready\n":
+                raise ZygoteError("the held sandbox did not start")
+        pid = self.join(holder_pid(process.pid), token, max(0, until - time.monotonic()))
+        os.write(pid_1, b"%d\n" % pid)
+
     def expect(self, timeout):
         """The zygote's next line, within timeout seconds."""
         if not select.select([self.replies], [], [], timeout)[0]:

@@ -27,10 +27,10 @@ a script, and its token ``launch.py --token``): it takes its stdin and stdout, t
 The go-between waits for the kernel, so that an ended kernel is reaped; the kernel dies with the sandbox.
 Replies on stdout, one line per request: the kernel's pid in the sandbox, or ``error: <why>``.
 
-``zygote.py --listen FD MODULES...`` also serves the grading processes of one run (preload.py's offer):
-they connect to the Unix socket FD listens on (bound by the grader in the zygote's private home), read the
-ready line and ask as above. The
-kernel runs on the cores of its sandbox's pid 1, which has those of the grading process that asked.
+Run as ``zygote.py --listen FD MODULES...``, it also serves the other grading processes of one run (preload.py's
+offer): they connect to the Unix socket FD listens on (bound by the grader in the zygote's private home), read
+the ready line and ask as above. A kernel runs on the cores of its sandbox's pid 1, which has those of the
+grading process that asked.
 """
 import contextlib
 import ctypes
@@ -63,15 +63,14 @@ def preload(modules):
             pass
 
 
-def serve(ready, listener=None):
-    """Answer request lines ``<pid> <token>`` (start a kernel) from the grader on stdin and, with listener,
-    from the grading processes connected to it, each of which first gets the ready line; until stdin closes
-    (the grader that started this zygote ended). Only processes of this zygote's own uid may connect; one that
-    does not read its replies is dropped, so that it cannot hold up the others."""
+def serve(ready, listener):
+    """Answer request lines ``<pid> <token>`` (start a kernel) from the grader on stdin and from the grading
+    processes connected to listener, each of which first gets the ready line; until stdin closes (the grader
+    that started this zygote ended). Only processes of this zygote's own uid may connect; one that does not
+    read its replies is dropped, so that it cannot hold up the others."""
     peers = {0: Peer(0, 1)}
-    listening = [listener] if listener is not None else []
     while True:
-        for ready_one in select.select([*peers, *listening], [], [])[0]:
+        for ready_one in select.select([*peers, listener], [], [])[0]:
             if ready_one is listener:
                 accept(listener, peers, ready)
                 continue
@@ -296,10 +295,11 @@ def fresh_state():
 
 
 def main(argv):
-    listening = argv[:1] == ["--listen"]
+    if argv[:1] != ["--listen"] or len(argv) < 2 or not argv[1].isdigit():
+        raise SystemExit("usage: zygote.py --listen FD MODULES...")
     # bound by the grader before this started: a grading process may connect now and wait for the ready line
-    listener = socket.socket(fileno=int(argv[1])) if listening else None
-    preload(argv[2:] if listening else argv)
+    listener = socket.socket(fileno=int(argv[1]))
+    preload(argv[2:])
     # IPython puts the kernel's folder after the standard library: only the other modules can be shadowed there
     loaded = {name.partition(".")[0] for name in sys.modules} - set(sys.stdlib_module_names) - {"launch"}
     ready = " ".join(["ready", *sorted(loaded)])
